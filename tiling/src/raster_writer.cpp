@@ -1,0 +1,252 @@
+// Atomic GeoTIFF / COG writing: an uncompressed tiled working file receives the windows, commit()
+// copies it to the final format next to the destination and renames it into place.
+#include <gdal_priv.h>
+#include <ogr_spatialref.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "gdal_session.h"
+#include "temp_registry.h"
+#include "tm/tiling.h"
+
+namespace terramind {
+namespace {
+
+std::string parent_folder(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string base_name(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string temp_name_for(const std::string& path, const char* tag) {
+  static std::atomic<int> counter{0};
+  return parent_folder(path) + "/." + base_name(path) + "." + tag + "-" +
+         std::to_string(getpid()) + "-" + std::to_string(counter++);
+}
+
+void remove_file_and_sidecar(const std::string& path) {
+  if (path.empty()) return;
+  std::remove(path.c_str());
+  std::remove((path + ".aux.xml").c_str());
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0;
+}
+
+const char* best_compression() {
+  GDALDriver* gtiff = GetGDALDriverManager()->GetDriverByName("GTiff");
+  const char* options = gtiff ? gtiff->GetMetadataItem(GDAL_DMD_CREATIONOPTIONLIST) : nullptr;
+  return options && std::strstr(options, "ZSTD") ? "ZSTD" : "DEFLATE";
+}
+
+int CPL_STDCALL progress_unless_interrupted(double, const char*, void*) {
+  return interrupt_requested() ? FALSE : TRUE;
+}
+
+}  // namespace
+
+void check_output_path(const std::string& path, bool overwrite) {
+  if (path.empty()) throw RasterError("no output path given");
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) throw RasterError("output path is a folder: " + path);
+    if (!overwrite)
+      throw RasterError("output exists: " + path + " (pass --overwrite to replace it)");
+  }
+  const std::string folder = parent_folder(path);
+  if (stat(folder.c_str(), &st) != 0)
+    throw RasterError("output folder does not exist: " + folder);
+  if (!S_ISDIR(st.st_mode)) throw RasterError("output folder is not a folder: " + folder);
+  if (access(folder.c_str(), W_OK) != 0)
+    throw RasterError("output folder is not writable: " + folder + " (" + std::strerror(errno) +
+                      ")");
+}
+
+AtomicRasterWriter::AtomicRasterWriter(std::string path, RasterSpec spec, WriteOptions options)
+    : path_(std::move(path)), spec_(std::move(spec)), options_(options) {
+  ensure_gdal_registered();
+  if (spec_.width <= 0 || spec_.height <= 0 || spec_.bands <= 0)
+    throw std::invalid_argument("raster spec needs a positive size and band count");
+  const GDALDataType type = GDALGetDataTypeByName(spec_.data_type.c_str());
+  if (type == GDT_Unknown)
+    throw std::invalid_argument("unknown raster data type '" + spec_.data_type + "'");
+  if (spec_.band_descriptions.size() > static_cast<std::size_t>(spec_.bands))
+    throw std::invalid_argument("more band descriptions than bands");
+  check_output_path(path_, options_.overwrite);
+
+  temp_path_ = temp_name_for(path_, "tm-partial");
+  temp_slot_ = register_temp_path(temp_path_);
+  const std::string block = std::to_string(options_.block_size);
+  CPLStringList co;
+  co.AddNameValue("TILED", "YES");
+  co.AddNameValue("BLOCKXSIZE", block.c_str());
+  co.AddNameValue("BLOCKYSIZE", block.c_str());
+  co.AddNameValue("BIGTIFF", "IF_SAFER");
+  GdalErrorCapture capture;
+  GDALDriver* gtiff = GetGDALDriverManager()->GetDriverByName("GTiff");
+  GDALDataset* ds =
+      gtiff->Create(temp_path_.c_str(), spec_.width, spec_.height, spec_.bands, type, co.List());
+  if (!ds) {
+    const std::string why = capture.last_message();
+    unregister_temp_path(temp_slot_);
+    temp_slot_ = -1;
+    remove_file_and_sidecar(temp_path_);
+    throw RasterError("cannot create output in " + parent_folder(path_) + ": " + why);
+  }
+  dataset_ = ds;
+
+  if (spec_.georef.has_geotransform) ds->SetGeoTransform(spec_.georef.geotransform.data());
+  if (!spec_.georef.crs_wkt.empty()) {
+    OGRSpatialReference srs;
+    srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    if (srs.importFromWkt(spec_.georef.crs_wkt.c_str()) != OGRERR_NONE) {
+      discard();
+      throw RasterError("output CRS is not valid WKT");
+    }
+    ds->SetSpatialRef(&srs);
+  }
+  for (const auto& [key, value] : spec_.metadata) ds->SetMetadataItem(key.c_str(), value.c_str());
+  for (int b = 1; b <= spec_.bands; ++b) {
+    GDALRasterBand* band = ds->GetRasterBand(b);
+    if (spec_.nodata) band->SetNoDataValue(*spec_.nodata);
+    if (static_cast<std::size_t>(b) <= spec_.band_descriptions.size())
+      band->SetDescription(spec_.band_descriptions[b - 1].c_str());
+  }
+  if (!spec_.classes.empty()) {
+    GDALRasterBand* band = ds->GetRasterBand(1);
+    GDALColorTable table;
+    CPLStringList names;
+    int max_index = 0;
+    for (const auto& c : spec_.classes) max_index = std::max(max_index, c.index);
+    std::vector<std::string> by_index(max_index + 1);
+    for (const auto& c : spec_.classes) {
+      GDALColorEntry entry{c.rgb[0], c.rgb[1], c.rgb[2], 255};
+      table.SetColorEntry(c.index, &entry);
+      by_index[c.index] = c.name;
+    }
+    for (const auto& name : by_index) names.AddString(name.c_str());
+    band->SetColorTable(&table);
+    band->SetColorInterpretation(GCI_PaletteIndex);
+    band->SetCategoryNames(names.List());
+  }
+}
+
+AtomicRasterWriter::~AtomicRasterWriter() {
+  if (!committed_) discard();
+}
+
+void AtomicRasterWriter::discard() noexcept {
+  if (dataset_) {
+    GdalErrorCapture capture;
+    GDALClose(static_cast<GDALDatasetH>(dataset_));
+    dataset_ = nullptr;
+  }
+  remove_file_and_sidecar(temp_path_);
+  remove_file_and_sidecar(cog_temp_path_);
+  unregister_temp_path(temp_slot_);
+  unregister_temp_path(cog_temp_slot_);
+  temp_slot_ = cog_temp_slot_ = -1;
+}
+
+void AtomicRasterWriter::write(const PixelWindow& w, const float* data) {
+  write_raw(w, data, GDT_Float32);
+}
+void AtomicRasterWriter::write(const PixelWindow& w, const std::uint16_t* data) {
+  write_raw(w, data, GDT_UInt16);
+}
+void AtomicRasterWriter::write(const PixelWindow& w, const std::uint8_t* data) {
+  write_raw(w, data, GDT_Byte);
+}
+
+void AtomicRasterWriter::write_raw(const PixelWindow& w, const void* data, int gdal_type) {
+  throw_if_interrupted();
+  if (committed_ || !dataset_) throw std::logic_error("write after commit");
+  if (w.x < 0 || w.y < 0 || w.width <= 0 || w.height <= 0 || w.x + w.width > spec_.width ||
+      w.y + w.height > spec_.height)
+    throw std::out_of_range("window (" + std::to_string(w.x) + ", " + std::to_string(w.y) + ", " +
+                            std::to_string(w.width) + "x" + std::to_string(w.height) +
+                            ") is outside the output raster");
+  const auto type = static_cast<GDALDataType>(gdal_type);
+  const GSpacing pixel = GDALGetDataTypeSizeBytes(type);
+  GdalErrorCapture capture;
+  auto* ds = static_cast<GDALDataset*>(dataset_);
+  const CPLErr err = ds->RasterIO(GF_Write, w.x, w.y, w.width, w.height, const_cast<void*>(data),
+                                  w.width, w.height, type, spec_.bands, nullptr, pixel,
+                                  pixel * w.width, pixel * w.width * w.height, nullptr);
+  if (err != CE_None)
+    throw RasterError("writing " + path_ + " failed: " + capture.last_message());
+}
+
+void AtomicRasterWriter::commit() {
+  if (committed_) return;
+  throw_if_interrupted();
+  auto* src = static_cast<GDALDataset*>(dataset_);
+  GdalErrorCapture capture;
+  src->FlushCache();  // void in GDAL 3.6: errors surface through CPLGetLastErrorType
+  if (CPLGetLastErrorType() >= CE_Failure)
+    throw RasterError("writing " + path_ + " failed: " + capture.last_message());
+
+  const bool cog = options_.format == OutputFormat::kCOG;
+  const bool floating = spec_.data_type == "Float32" || spec_.data_type == "Float64";
+  CPLStringList co;
+  co.AddNameValue("COMPRESS", best_compression());
+  co.AddNameValue("BIGTIFF", "IF_SAFER");
+  co.AddNameValue("NUM_THREADS", "ALL_CPUS");
+  if (cog) {
+    co.AddNameValue("BLOCKSIZE", std::to_string(options_.block_size).c_str());
+    if (spec_.classes.empty()) co.AddNameValue("PREDICTOR", "YES");
+    // Class rasters must never be averaged into overviews.
+    co.AddNameValue("RESAMPLING", spec_.classes.empty() && floating ? "AVERAGE" : "NEAREST");
+  } else {
+    co.AddNameValue("TILED", "YES");
+    co.AddNameValue("BLOCKXSIZE", std::to_string(options_.block_size).c_str());
+    co.AddNameValue("BLOCKYSIZE", std::to_string(options_.block_size).c_str());
+    if (spec_.classes.empty()) co.AddNameValue("PREDICTOR", floating ? "3" : "2");
+  }
+  cog_temp_path_ = temp_name_for(path_, "tm-final");
+  cog_temp_slot_ = register_temp_path(cog_temp_path_);
+  GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(cog ? "COG" : "GTiff");
+  if (!driver) throw RasterError(std::string("GDAL has no ") + (cog ? "COG" : "GTiff") + " driver");
+  GDALDataset* out = driver->CreateCopy(cog_temp_path_.c_str(), src, FALSE, co.List(),
+                                        progress_unless_interrupted, nullptr);
+  if (!out) {
+    throw_if_interrupted();
+    throw RasterError("finishing " + path_ + " failed: " + capture.last_message());
+  }
+  out->FlushCache();
+  GDALClose(out);  // returns void in GDAL 3.6
+  if (CPLGetLastErrorType() >= CE_Failure)
+    throw RasterError("finishing " + path_ + " failed: " + capture.last_message());
+  GDALClose(src);
+  dataset_ = nullptr;
+  remove_file_and_sidecar(temp_path_);
+
+  throw_if_interrupted();
+  // Category names live in a PAM sidecar for GeoTIFF; move it along, drop a stale one.
+  std::remove((path_ + ".aux.xml").c_str());
+  if (file_exists(cog_temp_path_ + ".aux.xml") &&
+      std::rename((cog_temp_path_ + ".aux.xml").c_str(), (path_ + ".aux.xml").c_str()) != 0)
+    throw RasterError("cannot move " + cog_temp_path_ + ".aux.xml into place: " +
+                      std::strerror(errno));
+  if (std::rename(cog_temp_path_.c_str(), path_.c_str()) != 0)
+    throw RasterError("cannot move the finished output into place at " + path_ + ": " +
+                      std::strerror(errno));
+  unregister_temp_path(temp_slot_);
+  unregister_temp_path(cog_temp_slot_);
+  temp_slot_ = cog_temp_slot_ = -1;
+  committed_ = true;
+}
+
+}  // namespace terramind
