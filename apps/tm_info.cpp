@@ -20,6 +20,12 @@ std::string join_numbers(const std::vector<double>& values) {
   return out.str();
 }
 
+std::string format_number(double value) {
+  std::ostringstream out;
+  out << std::setprecision(10) << value;
+  return out.str();
+}
+
 void print_registry(std::ostream& out) {
   const auto& registry = ModalityRegistry::instance();
   out << std::left << std::setw(9) << "name" << std::setw(13) << "kind" << std::setw(5) << "ch"
@@ -76,7 +82,7 @@ void print_raster(const RasterInfo& info, std::ostream& out) {
       << "  driver     " << info.driver << "\n"
       << "  size       " << info.width << " x " << info.height << ", " << info.band_count
       << (info.band_count == 1 ? " band " : " bands ") << info.data_type << "\n"
-      << "  nodata     " << (info.nodata ? std::to_string(*info.nodata) : "none") << "\n"
+      << "  nodata     " << (info.nodata ? format_number(*info.nodata) : "none") << "\n"
       << "  CRS        " << crs_display_name(info.georef.crs_wkt) << "\n";
   if (info.georef.has_geotransform) {
     const auto& gt = info.georef.geotransform;

@@ -1,6 +1,7 @@
 // Checking a raster against a registry modality: band count, data type, band descriptions.
 #include <algorithm>
 #include <cctype>
+#include <iomanip>
 #include <sstream>
 
 #include "tm/tiling.h"
@@ -18,6 +19,12 @@ std::string join(const std::vector<std::string>& items, const char* sep) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
   return out;
+}
+
+std::string format_number(double value) {
+  std::ostringstream out;
+  out << std::setprecision(10) << value;
+  return out.str();
 }
 
 // A description names a band if some registry modality knows that band name.
@@ -79,7 +86,7 @@ ModalityCheck check_modality(const RasterInfo& info, const Modality& modality) {
   }
 
   if (info.nodata)
-    check.notes.push_back("nodata value " + std::to_string(*info.nodata));
+    check.notes.push_back("nodata value " + format_number(*info.nodata));
   else if (info.is_floating_point())
     check.notes.push_back("no nodata value; NaN pixels are treated as nodata");
 
