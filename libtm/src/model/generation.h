@@ -1,0 +1,44 @@
+// Any-to-any generation of image-token targets with the reference's ROAR schedule
+// (spec: terramind-model.md section 7), with an explicit seed and a working multi-step mode.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "terramind_network.h"
+
+namespace terramind::net {
+
+struct SamplingOptions {
+  double temperature = 1.0;  // 0 (or below 1e-10): greedy arg-max
+  double top_p = 0.8;        // nucleus filter; 0 disables
+  int64_t top_k = 0;         // 0 disables
+  bool greedy() const { return temperature < 1e-10; }
+};
+
+// One input of the encoder: a standardized image [B, C, H, W] for pixel keys, token ids
+// [B, h, w] or [B, N] for token keys.
+using ModalityTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+struct GenerationRequest {
+  ModalityTensors inputs;
+  std::vector<std::string> targets;  // image-token keys, generated in this order (chained)
+  int64_t decoding_steps = 1;        // ROAR steps per target
+  SamplingOptions sampling;
+  int64_t seed = 0;  // step s of the schedule uses seed + s (as the reference's seed0 + s)
+};
+
+// Linear token schedule of the reference: tokens decoded per step, zeros trimmed.
+std::vector<int64_t> linear_token_schedule(int64_t steps, int64_t total);
+
+// Reference top-k / top-p filtering and sampling on logits [R, V]; returns ids [R] (int64).
+torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingOptions& options,
+                            at::Generator& generator);
+
+// Generated token ids per target key, [B, gh*gw] int64, row-major.
+std::map<std::string, torch::Tensor> generate_tokens(const TerraMindImpl& model,
+                                                     const GenerationRequest& request);
+
+}  // namespace terramind::net

@@ -1,0 +1,4 @@
+// Internal: ModelCard is declared in the public header.
+#pragma once
+
+#include "tm/model.h"

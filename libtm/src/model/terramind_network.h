@@ -1,0 +1,54 @@
+// The TerraMind encoder-decoder network (the reference's inner `TerraMind`), built from a model
+// card. Parameter names equal the official checkpoint keys.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "embeddings.h"
+#include "layers.h"
+#include "model_card.h"
+
+namespace terramind::net {
+
+class TerraMindImpl : public torch::nn::Module {
+ public:
+  explicit TerraMindImpl(ModelCard card);
+  const ModelCard& card() const { return card_; }
+
+  bool has_pixel_input(const std::string& key) const { return patch_.count(key) > 0; }
+  bool has_token_input(const std::string& key) const { return token_.count(key) > 0; }
+  bool has_target(const std::string& key) const { return target_.count(key) > 0; }
+
+  Embedded embed_pixels(const std::string& key, const torch::Tensor& image) const;
+  Embedded embed_tokens(const std::string& key, const torch::Tensor& ids, int64_t gh,
+                        int64_t gw) const;
+
+  // Encoder blocks over x + emb; every block's output, the last one after encoder_norm.
+  std::vector<torch::Tensor> encode_layers(const torch::Tensor& tokens,
+                                           const torch::Tensor& mask = {}) const;
+  torch::Tensor encode(const torch::Tensor& tokens, const torch::Tensor& mask = {}) const;
+  // decoder_proj_context(encoded) + emb: the decoder's cross-attention context.
+  torch::Tensor context(const torch::Tensor& encoded, const torch::Tensor& emb) const;
+  // Decoder output after decoder_norm for mask-token queries at `positions` ([n] spatial
+  // indices, undefined = all gh*gw in spatial order) of image-token target `key`.
+  torch::Tensor decode_image(const std::string& key, const torch::Tensor& context, int64_t gh,
+                             int64_t gw, const torch::Tensor& positions = {},
+                             const torch::Tensor& context_mask = {}) const;
+  torch::Tensor logits(const std::string& key, const torch::Tensor& decoded) const;
+  int64_t vocab_size(const std::string& key) const;
+
+ private:
+  ModelCard card_;
+  std::map<std::string, PatchEmbedding> patch_;
+  std::map<std::string, TokenEmbedding> token_;
+  std::map<std::string, TokenDecoderEmbedding> target_;
+  torch::nn::ModuleList encoder_{nullptr}, decoder_{nullptr};
+  ZeroBiasLayerNorm encoder_norm_{nullptr}, decoder_norm_{nullptr};
+  Dense decoder_proj_context_{nullptr};
+  torch::Tensor mask_token_;
+};
+TORCH_MODULE(TerraMind);
+
+}  // namespace terramind::net

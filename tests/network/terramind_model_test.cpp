@@ -1,0 +1,220 @@
+// The public TerraMindModel API: loading with strict reports, inferred cards, features with
+// every merge method, seeded generation, TiM, and clear errors for bad input.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test_paths.h"
+#include "tm/model.h"
+
+using namespace terramind;
+
+namespace {
+
+std::string fixture(const std::string& file) { return terramind::testing::fixtures_dir() + "/" + file; }
+
+ModelCard vit_card() {
+  ModelCard c;
+  c.name = "fixture-vit";
+  c.dim = 64;
+  c.heads = 2;
+  c.encoder_depth = 3;
+  c.gated_mlp = true;
+  c.qkv_bias = c.proj_bias = c.mlp_bias = false;
+  c.encoder_modalities = {"untok_sen2l2a@224", "untok_sen1grd@224"};
+  return c;
+}
+
+ModelCard generation_card() {
+  ModelCard c;
+  c.name = "fixture-generation";
+  c.dim = 64;
+  c.heads = 2;
+  c.encoder_depth = 2;
+  c.decoder_depth = 2;
+  c.encoder_modalities = {"untok_sen2l2a@224", "untok_sen1grd@224", "tok_lulc@224"};
+  c.decoder_modalities = {"tok_lulc@224", "tok_sen1grd@224"};
+  return c;
+}
+
+const TensorMap& fixture_data(const std::string& name) {
+  static std::map<std::string, TensorMap> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) it = cache.emplace(name, load_torch_checkpoint(fixture(name + ".pt"))).first;
+  return it->second;
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a - b).abs().max().item<double>();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+TEST(parity_terramind_model, FeaturesThroughThePublicApi) {
+  const auto model = TerraMindModel::load(vit_card(), fixture("terramind_vit_state_dict.pt"));
+  const TensorMap& fx = fixture_data("terramind_vit");
+  FeatureOptions options;
+  options.inputs_standardized = true;
+  const auto layers = model.features({{"S2L2A", fx.at("input/s2l2a")}, {"S1GRD", fx.at("input/s1grd")}}, options);
+  ASSERT_EQ(layers.size(), 3u);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_LE(max_abs_diff(layers[i], fx.at("output/layer" + std::to_string(i))), 1e-4) << i;
+  options.merge = MergeMethod::kNone;
+  options.layers = {-1};
+  const auto unmerged = model.features({{"S2L2A", fx.at("input/s2l2a")}, {"S1GRD", fx.at("input/s1grd")}}, options);
+  ASSERT_EQ(unmerged.size(), 1u);
+  EXPECT_LE(max_abs_diff(unmerged[0], fx.at("aux/last_layer_unmerged")), 1e-4);
+}
+
+TEST(parity_terramind_model, GreedyGenerationFromRawInputs) {
+  const auto model = TerraMindModel::load(generation_card(), fixture("terramind_generation_state_dict.pt"));
+  const TensorMap& fx = fixture_data("terramind_generation");
+  GenerationOptions options;
+  options.temperature = 0;
+  const auto tokens = model.generate({{"S2L2A", fx.at("input/s2l2a_raw")}}, {"LULC", "S1GRD"}, options);
+  EXPECT_TRUE(torch::equal(tokens.at("tok_lulc@224"), fx.at("generate_argmax/tokens/tok_lulc@224")));
+  EXPECT_TRUE(torch::equal(tokens.at("tok_sen1grd@224"), fx.at("generate_argmax/tokens/tok_sen1grd@224")));
+}
+
+// ---------------------------------------------------------------------------------------------
+TEST(model_card, InferredFromCheckpoints) {
+  const ModelCard vit = infer_model_card(load_torch_checkpoint(fixture("terramind_vit_state_dict.pt")), 32);
+  EXPECT_EQ(vit.dim, 64);
+  EXPECT_EQ(vit.heads, 2);
+  EXPECT_EQ(vit.encoder_depth, 3);
+  EXPECT_EQ(vit.decoder_depth, 2);
+  EXPECT_TRUE(vit.gated_mlp);
+  EXPECT_FALSE(vit.qkv_bias);
+  EXPECT_EQ(vit.mlp_hidden(), 170);
+  const ModelCard gen = infer_model_card(load_torch_checkpoint(fixture("terramind_generation_state_dict.pt")), 32);
+  EXPECT_FALSE(gen.gated_mlp);
+  EXPECT_TRUE(gen.qkv_bias && gen.proj_bias && gen.mlp_bias);
+  EXPECT_EQ(gen.mlp_hidden(), 256);
+  EXPECT_EQ(gen.encoder_modalities, generation_card().encoder_modalities);
+  EXPECT_EQ(gen.decoder_modalities, generation_card().decoder_modalities);
+  // The inferred card loads its own checkpoint.
+  EXPECT_NO_THROW(TerraMindModel::load(gen, fixture("terramind_generation_state_dict.pt")));
+  // Round trip through JSON.
+  const ModelCard again = ModelCard::from_json(gen.to_json());
+  EXPECT_EQ(again.to_json(), gen.to_json());
+}
+
+TEST(model_card, RejectsBadCards) {
+  EXPECT_THROW(ModelCard::from_json("{"), std::invalid_argument);
+  EXPECT_TRUE(contains(error_of([] { ModelCard::from_json(R"({"dim": 64, "num_heads": 3, "encoder_depth": 1, "encoder_modalities": []})"); }),
+                       "multiple of num_heads"));
+  EXPECT_TRUE(contains(error_of([] { ModelCard::from_json(R"({"dim": 64, "num_heads": 2, "encoder_depth": 1, "encoder_modalities": ["untok_sen3@224"]})"); }),
+                       "unknown encoder modality key 'untok_sen3@224'"));
+}
+
+TEST(model_loading, MismatchedCardGivesOneReport) {
+  ModelCard deeper = generation_card();
+  deeper.encoder_depth = 3;  // the checkpoint has 2 blocks
+  const std::string error = error_of([&] { TerraMindModel::load(deeper, fixture("terramind_generation_state_dict.pt")); });
+  EXPECT_TRUE(contains(error, "does not match model card")) << error;
+  EXPECT_TRUE(contains(error, "encoder.2.attn.qkv.weight")) << error;
+  ModelCard shallower = generation_card();
+  shallower.encoder_depth = 1;  // encoder.1.* is unexplained
+  EXPECT_TRUE(contains(error_of([&] { TerraMindModel::load(shallower, fixture("terramind_generation_state_dict.pt")); }),
+                       "encoder.1."));
+  ModelCard wider = generation_card();
+  wider.dim = 128;
+  wider.heads = 2;
+  EXPECT_TRUE(contains(error_of([&] { TerraMindModel::load(wider, fixture("terramind_generation_state_dict.pt")); }),
+                       "shape"));
+  // A backbone card on a full checkpoint: the decoder and the LULC input are merely unused.
+  const auto vit = TerraMindModel::load(vit_card(), fixture("terramind_vit_state_dict.pt"));
+  EXPECT_FALSE(vit.load_report().unexpected.empty());
+  EXPECT_GT(vit.parameter_count(), 0);
+}
+
+TEST(model_generation, SeededSamplesAreReproducible) {
+  const auto model = TerraMindModel::load(generation_card(), fixture("terramind_generation_state_dict.pt"));
+  const at::Tensor s2 = fixture_data("terramind_generation").at("input/s2l2a_raw");
+  GenerationOptions options;
+  options.seed = 7;
+  const auto a = model.generate({{"S2L2A", s2}}, {"S1GRD"}, options);
+  const auto b = model.generate({{"S2L2A", s2}}, {"S1GRD"}, options);
+  EXPECT_TRUE(torch::equal(a.at("tok_sen1grd@224"), b.at("tok_sen1grd@224")));
+  options.seed = 8;
+  const auto c = model.generate({{"S2L2A", s2}}, {"S1GRD"}, options);
+  EXPECT_FALSE(torch::equal(a.at("tok_sen1grd@224"), c.at("tok_sen1grd@224")));
+}
+
+TEST(model_generation, SeveralDecodingStepsFillEveryPosition) {
+  const auto model = TerraMindModel::load(generation_card(), fixture("terramind_generation_state_dict.pt"));
+  const at::Tensor s2 = fixture_data("terramind_generation").at("input/s2l2a_raw");
+  GenerationOptions options;
+  options.decoding_steps = 4;
+  options.seed = 3;
+  const auto out = model.generate({{"S2L2A", s2}}, {"LULC", "S1GRD"}, options);
+  const auto& lulc = out.at("tok_lulc@224");
+  ASSERT_EQ(lulc.sizes(), (std::vector<int64_t>{2, 196}));
+  EXPECT_GE(lulc.min().item<int64_t>(), 0);
+  EXPECT_LT(lulc.max().item<int64_t>(), 4375);
+  const auto again = model.generate({{"S2L2A", s2}}, {"LULC", "S1GRD"}, options);
+  EXPECT_TRUE(torch::equal(lulc, again.at("tok_lulc@224")));
+  // Greedy decoding in 4 steps: each step's tokens are the arg-max given the earlier ones.
+  options.temperature = 0;
+  const auto greedy = model.generate({{"S2L2A", s2}}, {"S1GRD"}, options);
+  EXPECT_EQ(greedy.at("tok_sen1grd@224").size(1), 196);
+}
+
+TEST(model_generation, ThinkingInModalitiesAppendsGeneratedTokens) {
+  const auto model = TerraMindModel::load(generation_card(), fixture("terramind_generation_state_dict.pt"));
+  const at::Tensor s2 = fixture_data("terramind_generation").at("input/s2l2a_raw");
+  GenerationOptions g;
+  g.seed = 11;
+  const auto tim = model.tim_features({{"S2L2A", s2}}, {"LULC"}, g);
+  const auto lulc = model.generate({{"S2L2A", s2}}, {"LULC"}, g).at("tok_lulc@224");
+  const auto manual = model.features({{"S2L2A", s2}, {"LULC", lulc}});
+  ASSERT_EQ(tim.size(), manual.size());
+  EXPECT_TRUE(torch::allclose(tim.back(), manual.back()));
+}
+
+TEST(model_errors, BadInputsNameTheProblem) {
+  const auto model = TerraMindModel::load(generation_card(), fixture("terramind_generation_state_dict.pt"));
+  const at::Tensor s2 = fixture_data("terramind_generation").at("input/s2l2a_raw");
+  EXPECT_TRUE(contains(error_of([&] { model.generate({{"S2L2A", s2.narrow(1, 0, 10)}}, {"LULC"}); }),
+                       "expected [B, 12, H, W]"));
+  EXPECT_TRUE(contains(error_of([&] { model.generate({{"S2L2A", s2.narrow(2, 0, 200).narrow(3, 0, 200)}}, {"LULC"}); }),
+                       "not a multiple of 16"));
+  EXPECT_TRUE(contains(error_of([&] { model.generate({{"S2L2A", s2}}, {"DEM"}); }), "cannot generate DEM"));
+  EXPECT_TRUE(contains(error_of([&] { model.generate({{"S1RTC", s2}}, {"LULC"}); }), "has no input S1RTC"));
+  EXPECT_TRUE(contains(error_of([&] { model.features({{"S2L2A", s2}}, FeatureOptions{MergeMethod::kMean, {5}, false}); }),
+                       "layer 5 does not exist"));
+  EXPECT_THROW(merge_method_from_string("sum"), std::invalid_argument);
+}
+
+TEST(model_features, MergeMethods) {
+  const auto model = TerraMindModel::load(vit_card(), fixture("terramind_vit_state_dict.pt"));
+  const TensorMap& fx = fixture_data("terramind_vit");
+  const ModalityInputs inputs = {{"S2L2A", fx.at("input/s2l2a")}, {"S1GRD", fx.at("input/s1grd")}};
+  FeatureOptions o;
+  o.inputs_standardized = true;
+  o.layers = {0, -1};
+  o.merge = MergeMethod::kConcat;
+  const auto concat = model.features(inputs, o);
+  ASSERT_EQ(concat.size(), 2u);
+  EXPECT_EQ(concat[1].sizes(), (std::vector<int64_t>{2, 196, 128}));
+  o.merge = MergeMethod::kMax;
+  const auto max = model.features(inputs, o);
+  EXPECT_TRUE(torch::equal(max[1], torch::maximum(concat[1].narrow(2, 0, 64), concat[1].narrow(2, 64, 64))));
+  const auto by_modality = model.features_by_modality(inputs, o);
+  EXPECT_TRUE(torch::equal(by_modality[1].at("untok_sen1grd@224"), concat[1].narrow(2, 64, 64)));
+}
