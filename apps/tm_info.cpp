@@ -3,7 +3,10 @@
 #include <iomanip>
 #include <iostream>
 #include <sstream>
+#include <unistd.h>
 
+#include "model_summary.h"
+#include "tm/model.h"
 #include "tm/tiling.h"
 
 namespace po = boost::program_options;
@@ -104,13 +107,18 @@ int main(int argc, char** argv) {
       "usage: tm_info                      list the modalities\n"
       "       tm_info --modality NAME      bands, vocabulary and normalisation of one modality\n"
       "       tm_info RASTER...            describe rasters and check them against every modality\n"
-      "       tm_info RASTER --as NAME     check one modality; exit 1 if the raster does not fit\n\n"
+      "       tm_info RASTER --as NAME     check one modality; exit 1 if the raster does not fit\n"
+      "       tm_info --model CARD_OR_CHECKPOINT   parameters, modalities, dimensions of a model\n\n"
       "options");
   std::vector<std::string> rasters;
-  std::string modality_name, as_name;
+  std::string modality_name, as_name, model_path;
+  int64_t head_dim = 64;
   visible.add_options()("help,h", "show this help")(
       "modality,m", po::value(&modality_name), "show one modality of the registry")(
-      "as", po::value(&as_name), "check the rasters against this modality only");
+      "as", po::value(&as_name), "check the rasters against this modality only")(
+      "model", po::value(&model_path), "describe a model card (.json) or checkpoint (.pt, .safetensors)")(
+      "head-dim", po::value(&head_dim)->default_value(64),
+      "head width assumed when a card is inferred from a checkpoint");
   po::options_description all;
   all.add(visible).add_options()("raster", po::value(&rasters)->multitoken());
   po::positional_options_description positional;
@@ -131,6 +139,21 @@ int main(int argc, char** argv) {
 
   const auto& registry = ModalityRegistry::instance();
   try {
+    if (!model_path.empty()) {
+      const bool is_card = model_path.size() > 5 && model_path.substr(model_path.size() - 5) == ".json";
+      if (is_card) {
+        const ModelCard card = ModelCard::from_file(model_path);
+        if (access(card.checkpoint.c_str(), R_OK) != 0) {
+          // Official cards ship without their weights: describe the card itself.
+          print_model_summary(TerraMindModel::untrained(card), model_path, std::cout);
+          std::cout << "checkpoint  " << card.checkpoint << " not found: download it to use the model\n";
+          return 0;
+        }
+      }
+      const TerraMindModel model = TerraMindModel::open(model_path, head_dim);
+      print_model_summary(model, model_path, std::cout);
+      return 0;
+    }
     if (!modality_name.empty()) {
       print_modality(registry.get(modality_name), std::cout);
       return 0;
@@ -170,6 +193,12 @@ int main(int argc, char** argv) {
     std::cerr << "tm_info: " << e.what() << "\n";
     return kExitBadInput;
   } catch (const RasterError& e) {
+    std::cerr << "tm_info: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const CheckpointError& e) {
+    std::cerr << "tm_info: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::invalid_argument& e) {
     std::cerr << "tm_info: " << e.what() << "\n";
     return kExitBadInput;
   }

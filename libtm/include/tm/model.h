@@ -100,9 +100,9 @@ void require_matching_checkpoint(const ExpectedShapes& expected, const TensorMap
 // Tokenizer: finite scalar quantization
 // ---------------------------------------------------------------------------------------------
 
-// FSQ as in TerraMind's tokenizers: per channel c, n_c = round_half_even(sigmoid(z_c)·(L_c−1)),
-// code_c = n_c/(L_c−1) ∈ [0,1], token = Σ n_c·basis_c with basis = cumprod(1, L0, L1, …) (channel
-// 0 is the least significant digit).
+// FSQ as in TerraMind's tokenizers: per channel c, n_c = round_half_even(sigmoid(z_c) * (L_c - 1)),
+// code_c = n_c / (L_c - 1) in [0, 1], token = sum_c n_c * basis_c with basis = cumprod(1, L0, L1,
+// ...), so channel 0 is the least significant digit.
 class FsqQuantizer {
  public:
   struct Result {
@@ -140,7 +140,6 @@ class FsqQuantizer {
   int64_t codebook_size_ = 1;
 };
 
-
 // ---------------------------------------------------------------------------------------------
 // Model cards
 // ---------------------------------------------------------------------------------------------
@@ -165,6 +164,7 @@ struct ModelCard {
   std::vector<std::string> encoder_modalities;  // reference keys, e.g. "untok_sen2l2a@224"
   std::vector<std::string> decoder_modalities;  // e.g. "tok_lulc@224"
   std::string checkpoint_prefix;  // stripped from checkpoint keys, e.g. "sampler.model."
+  std::string checkpoint;         // weights file; from_file() resolves it against the card's folder
 
   // SwiGLU hidden width is int(2/3 of the plain width) (spec section 1).
   int64_t mlp_hidden() const { return gated_mlp ? (2 * dim * mlp_ratio) / 3 : dim * mlp_ratio; }
@@ -214,6 +214,11 @@ class TerraMindModel {
   // does not use (other modalities, the decoder of a backbone) are listed in load_report().
   static TerraMindModel load(const ModelCard& card, const std::string& checkpoint_path);
   static TerraMindModel load(const ModelCard& card, const TensorMap& weights);
+  // A card (.json, whose "checkpoint" names the weights) or a checkpoint (.pt, .safetensors)
+  // whose card is inferred with `head_dim`-wide heads.
+  static TerraMindModel open(const std::string& card_or_checkpoint, int64_t head_dim = 64);
+  // The card's network with seeded random weights: for benchmarks and sizing, not for use.
+  static TerraMindModel untrained(const ModelCard& card, uint64_t seed = 0);
 
   const ModelCard& card() const;
   const CheckpointReport& load_report() const;  // unexpected = unused by this card

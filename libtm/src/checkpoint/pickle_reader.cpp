@@ -82,25 +82,25 @@ const char* kind_name(Kind kind) {
     case Kind::kNone:
       return "None";
     case Kind::kBool:
-      return "bool";
+      return "a bool";
     case Kind::kInt:
-      return "int";
+      return "an int";
     case Kind::kFloat:
-      return "float";
+      return "a float";
     case Kind::kString:
-      return "str";
+      return "a str";
     case Kind::kTuple:
-      return "tuple";
+      return "a tuple";
     case Kind::kList:
-      return "list";
+      return "a list";
     case Kind::kDict:
-      return "dict";
+      return "a dict";
     case Kind::kGlobal:
-      return "global";
+      return "a global";
     case Kind::kStorage:
-      return "storage";
+      return "a storage";
     case Kind::kTensor:
-      return "tensor";
+      return "a tensor";
   }
   return "?";
 }
@@ -160,7 +160,7 @@ std::string dict_key(const Object* key) {
     case Kind::kNone:
       return "n";
     default:
-      throw pickle_error(std::string("unsupported dict key type ") + kind_name(key->kind));
+      throw pickle_error(std::string("unsupported dict key (") + kind_name(key->kind) + ")");
   }
 }
 
@@ -328,7 +328,7 @@ void Unpickler::memo_get(uint64_t index) {
 
 void Unpickler::set_items(Object* dict, const std::vector<Object*>& keys_and_values) {
   if (dict->kind != Kind::kDict)
-    throw pickle_error(std::string("SETITEM on a ") + kind_name(dict->kind));
+    throw pickle_error(std::string("SETITEM on ") + kind_name(dict->kind));
   if (keys_and_values.size() % 2)
     throw pickle_error("odd number of items for SETITEMS at offset " + std::to_string(opcode_pos_));
   for (std::size_t i = 0; i < keys_and_values.size(); i += 2) {
@@ -375,7 +375,7 @@ Object* Unpickler::rebuild_tensor(const std::vector<Object*>& args) {
 
 Object* Unpickler::call(Object* callable, Object* args) {
   if (callable->kind != Kind::kGlobal)
-    throw pickle_error(std::string("REDUCE on a ") + kind_name(callable->kind));
+    throw pickle_error(std::string("REDUCE on ") + kind_name(callable->kind));
   if (args->kind != Kind::kTuple)
     throw pickle_error(std::string("REDUCE arguments must be a tuple, got ") +
                        kind_name(args->kind));
@@ -400,7 +400,7 @@ Object* Unpickler::load_persistent(Object* pid) {
   // ('storage', storage_type, key, location, numel)
   if (pid->kind != Kind::kTuple || pid->items.size() != 5 || pid->items[0]->kind != Kind::kString ||
       pid->items[0]->text != "storage")
-    throw pickle_error("unsupported persistent id (expected a ('storage', …) tuple)");
+    throw pickle_error("unsupported persistent id (expected a ('storage', ...) tuple)");
   const Object* type = pid->items[1];
   if (type->kind != Kind::kGlobal || type->global != Global::kStorageType)
     throw pickle_error("persistent id without a storage type");
@@ -416,7 +416,7 @@ Object* Unpickler::load_persistent(Object* pid) {
 void Unpickler::build(Object* target, Object* state) {
   // torch.save sets OrderedDict attributes (state_dict()._metadata); they carry no weights.
   if (target->kind == Kind::kDict) return;
-  throw pickle_error(std::string("BUILD on a ") + kind_name(target->kind) + " (state " +
+  throw pickle_error(std::string("BUILD on ") + kind_name(target->kind) + " (state " +
                      kind_name(state->kind) + ") is not supported");
 }
 
@@ -615,7 +615,7 @@ const Object* tensor_dict(const Object* root) {
     return true;
   };
   if (root->kind != Kind::kDict)
-    throw pickle_error(std::string("checkpoint holds a ") + kind_name(root->kind) +
+    throw pickle_error(std::string("checkpoint holds ") + kind_name(root->kind) +
                        ", not a dict of tensors");
   if (all_tensors(root)) return root;
   for (const char* wrapper : {"state_dict", "model"}) {
@@ -626,9 +626,9 @@ const Object* tensor_dict(const Object* root) {
   }
   for (const auto& [key, value] : root->entries) {
     if (key->kind != Kind::kString)
-      throw pickle_error(std::string("checkpoint dict has a ") + kind_name(key->kind) + " key");
+      throw pickle_error(std::string("checkpoint dict has a key that is ") + kind_name(key->kind));
     if (value->kind != Kind::kTensor)
-      throw pickle_error("checkpoint is not a dict of tensors: '" + key->text + "' holds a " +
+      throw pickle_error("checkpoint is not a dict of tensors: '" + key->text + "' holds " +
                          kind_name(value->kind));
   }
   return root;  // unreachable: all_tensors(root) would have held

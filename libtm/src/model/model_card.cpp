@@ -39,6 +39,7 @@ ModelCard ModelCard::from_json(const std::string& json_text) {
     c.encoder_modalities = j.at("encoder_modalities").get<std::vector<std::string>>();
     c.decoder_modalities = j.value("decoder_modalities", std::vector<std::string>{});
     c.checkpoint_prefix = j.value("checkpoint_prefix", "");
+    c.checkpoint = j.value("checkpoint", "");
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(std::string("model card: ") + e.what());
   }
@@ -66,7 +67,17 @@ ModelCard ModelCard::from_file(const std::string& path) {
   if (!in) throw std::invalid_argument("model card not found: " + path);
   std::stringstream text;
   text << in.rdbuf();
-  return from_json(text.str());
+  ModelCard card;
+  try {
+    card = from_json(text.str());
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(path + ": " + e.what());
+  }
+  if (!card.checkpoint.empty() && card.checkpoint[0] != '/') {
+    const auto slash = path.find_last_of('/');
+    if (slash != std::string::npos) card.checkpoint = path.substr(0, slash + 1) + card.checkpoint;
+  }
+  return card;
 }
 
 std::string ModelCard::to_json() const {
@@ -87,6 +98,7 @@ std::string ModelCard::to_json() const {
                       {"encoder_modalities", encoder_modalities},
                       {"decoder_modalities", decoder_modalities},
                       {"checkpoint_prefix", checkpoint_prefix}};
+  if (!checkpoint.empty()) j["checkpoint"] = checkpoint;
   return j.dump(2);
 }
 

@@ -1,4 +1,6 @@
 // TerraMindModel: the public face of the network (loading, features, generation, TiM).
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
 #include <set>
 
@@ -96,6 +98,35 @@ TerraMindModel TerraMindModel::load(const ModelCard& card, const TensorMap& weig
   report.unexpected.insert(report.unexpected.end(), foreign.begin(), foreign.end());
   impl->report = std::move(report);
   net::assign_weights(*impl->net, net::NamedTensors(stripped.begin(), stripped.end()));
+  impl->net->eval();
+  return TerraMindModel(impl);
+}
+
+TerraMindModel TerraMindModel::open(const std::string& card_or_checkpoint, int64_t head_dim) {
+  if (ends_with(card_or_checkpoint, ".json")) {
+    const ModelCard card = ModelCard::from_file(card_or_checkpoint);
+    if (card.checkpoint.empty())
+      throw std::invalid_argument(card_or_checkpoint + " names no checkpoint");
+    return load(card, card.checkpoint);
+  }
+  const TensorMap weights = ends_with(card_or_checkpoint, ".safetensors")
+                                ? load_safetensors(card_or_checkpoint)
+                                : load_torch_checkpoint(card_or_checkpoint);
+  ModelCard card = infer_model_card(weights, head_dim);
+  card.checkpoint = card_or_checkpoint;
+  return load(card, weights);
+}
+
+TerraMindModel TerraMindModel::untrained(const ModelCard& card, uint64_t seed) {
+  auto impl = std::make_shared<Impl>();
+  impl->card = card;
+  impl->net = net::TerraMind(card);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  torch::NoGradGuard no_grad;
+  for (auto& p : impl->net->parameters()) {
+    p.set_requires_grad(false);
+    p.normal_(0.0, 0.02, generator);
+  }
   impl->net->eval();
   return TerraMindModel(impl);
 }
