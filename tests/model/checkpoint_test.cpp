@@ -362,7 +362,7 @@ TEST(checkpoint_errors, MalformedPickles) {
   expect_pickle_error(std::string("\x80\x02].", 4), "not a dict of tensors");
   PickleBuilder non_tensor;
   non_tensor.proto().empty_dict().str("epoch").integer(3).setitem().stop();
-  expect_pickle_error(non_tensor.bytes(), "'epoch' holds a int");
+  expect_pickle_error(non_tensor.bytes(), "'epoch' holds an int");
   // The full pickle of a good checkpoint, cut short.
   const std::string good = two_views_pickle().bytes();
   expect_pickle_error(good.substr(0, good.size() / 2), "truncated");
