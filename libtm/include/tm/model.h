@@ -5,7 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -261,5 +264,221 @@ class TerraMindModel {
   explicit TerraMindModel(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };
+
+}  // namespace terramind
+
+// ---------------------------------------------------------------------------------------------
+// Tokenizers: image tokenizers (ViT encoder + FSQ; diffusion or ViT decoder) and text tokens
+// ---------------------------------------------------------------------------------------------
+// Facts: shared/spec/terramind-tokenizers.md. Every image tokenizer encodes a standardized image
+// [B, C, H, W] (H, W multiples of 16) into int32 FSQ tokens [B, H/16, W/16]. DiVAE tokenizers
+// (S2L2A, S1GRD, S1RTC, DEM, NDVI) decode tokens by DDIM sampling of a patched UNet; the VQVAE
+// tokenizer (LULC) decodes them with a ViT into class logits.
+namespace terramind {
+
+enum class TokenizerKind {
+  kDiVAE,  // diffusion decoder ("divae" in cards)
+  kVQVAE,  // deterministic ViT decoder ("vqvae")
+};
+
+// One ViT stack of a tokenizer (encoder, or the VQVAE decoder).
+struct VitCoderConfig {
+  int64_t dim = 768;
+  int64_t depth = 12;
+  int64_t heads = 12;
+  int64_t mlp_ratio = 4;
+  double norm_eps = 1e-6;
+};
+
+// The patched ADM-style UNet of the diffusion decoder ("unet_patched").
+struct UNetConfig {
+  int64_t patch_size = 4;
+  int64_t model_channels = 256;
+  int64_t num_res_blocks = 3;
+  std::vector<int64_t> channel_mult{1, 2, 2, 2};
+  std::vector<int64_t> attention_resolutions{4, 8};  // downsampling factors with attention
+  int64_t num_heads = 1;
+  int64_t groups = 32;  // GroupNorm groups
+};
+
+// DDIM noise schedule: linear betas, optionally rescaled to zero terminal SNR.
+struct DiffusionConfig {
+  int64_t train_timesteps = 1000;
+  double beta_start = 1e-4;
+  double beta_end = 0.02;
+  bool zero_terminal_snr = true;
+  int64_t default_steps = 50;  // the reference's default; its notebooks use 10
+};
+
+// Everything that distinguishes one tokenizer build from another, as data (JSON). The official
+// cards are in libtm/data/tokenizer_cards/; a card can also be inferred from a checkpoint.
+struct TokenizerCard {
+  std::string name = "tokenizer";
+  TokenizerKind kind = TokenizerKind::kDiVAE;
+  std::string modality;  // registry name, e.g. "S1GRD"
+  std::string stats_version = "v1";
+  int64_t channels = 0;        // encoder input (= decoder output) channels
+  bool class_input = false;    // inputs are class indices, one-hot encoded to `channels` (LULC)
+  std::vector<int> fsq_levels{8, 8, 8, 6, 5};
+  int64_t image_size = 256;    // training size: position tables cover image_size / patch_size
+  int64_t patch_size = 16;
+  VitCoderConfig encoder;
+  VitCoderConfig vit_decoder;  // kVQVAE only
+  UNetConfig unet;             // kDiVAE only
+  DiffusionConfig diffusion;   // kDiVAE only
+  std::string checkpoint;      // weights; from_file() resolves it against the card's folder
+
+  int64_t latent_dim() const { return static_cast<int64_t>(fsq_levels.size()); }
+  int64_t vocab_size() const;
+  // Image sides must be multiples of these (16 for the ViTs; 32 for the default UNet).
+  int64_t encode_size_multiple() const { return patch_size; }
+  int64_t decode_size_multiple() const;
+
+  // std::invalid_argument naming the field on bad cards.
+  static TokenizerCard from_json(const std::string& json_text);
+  static TokenizerCard from_file(const std::string& path);
+  std::string to_json() const;
+};
+
+const char* to_string(TokenizerKind kind);
+TokenizerKind tokenizer_kind_from_string(const std::string& text);  // "divae", "vqvae"
+
+// The architecture from a checkpoint's keys and shapes, for a given registry modality. Head
+// counts are not stored: dim / head_dim (the official tokenizers use 64-wide heads).
+TokenizerCard infer_tokenizer_card(const TensorMap& checkpoint, const std::string& modality,
+                                   int64_t head_dim = 64);
+
+// One DDIM step, reported to DecodeOptions::on_step.
+struct DiffusionStep {
+  int64_t index = 0;      // 0-based
+  int64_t count = 0;      // steps in this run
+  int64_t timestep = 0;   // t of the model call
+  at::Tensor model_output;  // the UNet's clean-image estimate x0 (before the clamp)
+  at::Tensor sample;        // x_{t'} after the step
+};
+
+struct DecodeOptions {
+  // DDIM steps N. Timesteps are "trailing": 999, 999 - 1000/N, ...; when N does not divide
+  // 1000 the reference runs one extra step (N = 3 runs 4), and so does this port.
+  int64_t steps = 50;
+  // Starting noise x_T: `noise` [B, C, H, W] when given; else drawn with LibTorch's CPU
+  // generator seeded with `seed` (the same stream as torch.Generator().manual_seed(seed)); else
+  // from the global CPU generator, as the reference does by default.
+  at::Tensor noise;
+  std::optional<uint64_t> seed;
+  // Reference behaviour (default): every x0 estimate is clamped to [-1, 1] (its dynamic
+  // thresholding degenerates to that clamp), so decoded images never leave mean ± 1 std of the
+  // modality in physical units. false: no clamp (outside the reference; use with care).
+  bool clamp = true;
+  std::function<void(const DiffusionStep&)> on_step;  // called after every step
+};
+
+// An image tokenizer with loaded weights. Copies share the network (cheap handles).
+class ImageTokenizer {
+ public:
+  struct Encoded {
+    at::Tensor features;  // [B, D, h, w] encoder output (after the post-MLP)
+    at::Tensor latent;    // [B, L, h, w] quant_proj output, the FSQ input
+    at::Tensor codes;     // [B, L, h, w] FSQ codes in [0, 1]
+    at::Tensor tokens;    // [B, h, w] int32
+  };
+
+  // Builds the card's network and loads the checkpoint (.pt or .safetensors) strictly: missing,
+  // unexpected or mis-shaped keys throw CheckpointError with the whole report.
+  static ImageTokenizer load(const TokenizerCard& card, const std::string& checkpoint_path);
+  static ImageTokenizer load(const TokenizerCard& card, const TensorMap& weights);
+  // A card (.json naming its checkpoint) or a checkpoint whose card is inferred for `modality`.
+  static ImageTokenizer open(const std::string& card_or_checkpoint,
+                             const std::string& modality = "", int64_t head_dim = 64);
+  // The card's network with seeded random weights: for benchmarks and sizing, not for use.
+  static ImageTokenizer untrained(const TokenizerCard& card, uint64_t seed = 0);
+
+  const TokenizerCard& card() const;
+  const CheckpointReport& load_report() const;
+  const FsqQuantizer& quantizer() const;
+  bool is_diffusion() const { return card().kind == TokenizerKind::kDiVAE; }
+  int64_t vocab_size() const { return quantizer().codebook_size(); }
+  int64_t parameter_count() const;
+
+  // Physical units <-> the z-scores the tokenizer works on, with the registry statistics of the
+  // card's modality and stats version. Identity for class-input tokenizers (LULC).
+  at::Tensor standardize(const at::Tensor& values) const;
+  at::Tensor destandardize(const at::Tensor& values) const;
+
+  // Standardized image [B, C, H, W] -> tokens [B, H/16, W/16] int32. Class-input tokenizers also
+  // take class indices [B, H, W] or [B, 1, H, W] (values 0 .. C-1). std::invalid_argument on
+  // wrong channels, sizes that are not multiples of 16, or bad class values.
+  at::Tensor encode(const at::Tensor& image) const;
+  Encoded encode_detailed(const at::Tensor& image) const;
+
+  // Tokens [B, h, w] (or [B, h*w] for a square grid; any integer type) -> DiVAE: standardized
+  // image [B, C, 16h, 16w] (h, w even); VQVAE: class logits [B, C, 16h, 16w]. Options apply
+  // to DiVAE only. std::invalid_argument on token values outside the vocabulary.
+  at::Tensor decode(const at::Tensor& tokens, const DecodeOptions& options = {}) const;
+
+  struct Impl;
+
+ private:
+  explicit ImageTokenizer(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+// Class logits [B, K, H, W] -> class indices [B, H, W] (uint8, arg-max over K; ties go to the
+// lower class) and per-class probabilities [B, K, H, W] (softmax over K).
+at::Tensor class_raster(const at::Tensor& logits);
+at::Tensor class_probabilities(const at::Tensor& logits);
+
+// The DDIM timesteps the sampler visits for `steps` steps (trailing spacing).
+std::vector<int64_t> ddim_timesteps(int64_t steps, int64_t train_timesteps = 1000);
+
+// ---------------------------------------------------------------------------------------------
+// Text: the WordPiece tokenizer of captions and coordinates
+
+// A Hugging Face `tokenizers` WordPiece tokenizer as TerraMind configures it (spec section 9.1):
+// added special tokens matched on the raw text (leftmost-longest; "single word" tokens only at
+// word boundaries), BERT normaliser (clean text, CJK spacing, accent stripping, lower case), BERT
+// pre-tokeniser (whitespace and punctuation), greedy longest-match WordPiece with "##"
+// continuations, and the WordPiece decoder with cleanup. Accent stripping covers Latin letters
+// (U+00C0-U+024F) and combining marks; other scripts are lower-cased and kept.
+class WordPieceTokenizer {
+ public:
+  // The published vocabulary JSON (terramind_v1_wordpiece_30k.json, from the model release).
+  // std::invalid_argument naming the file when it cannot be read or is not such a tokenizer.
+  static WordPieceTokenizer from_file(const std::string& path);
+  static WordPieceTokenizer from_json(const std::string& json_text);
+
+  int64_t vocab_size() const;
+  // -1 when the token is not in the vocabulary.
+  int64_t token_to_id(const std::string& token) const;
+  // std::out_of_range outside [0, vocab_size()).
+  const std::string& id_to_token(int64_t id) const;
+
+  std::vector<int64_t> encode(const std::string& text) const;
+  // Ids -> text through the WordPiece decoder; special tokens are dropped when asked.
+  std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = false) const;
+
+  struct Impl;
+
+ private:
+  explicit WordPieceTokenizer(std::shared_ptr<const Impl> impl);
+  std::shared_ptr<const Impl> impl_;
+};
+
+// Coordinates as TerraMind v1 tokenizes them (spec 9.2): snapped to the 0.25 degree grid in
+// float32 (round half to even), written "lat=%.2f lon=%.2f [EOS]", tokenized: normally three ids
+// [lat token, lon token, EOS], e.g. lon -89.0, lat 35.75 -> [4707, 5289, 3]. A value that snaps
+// to -0.0 prints "-0.00" as in the reference and falls back to ordinary word pieces.
+std::string format_coordinates(float lon, float lat);
+std::vector<int64_t> encode_coordinates(const WordPieceTokenizer& tokenizer, float lon, float lat);
+// The first two ids decoded to "lat=.. lon=.."; {lon, lat}, or {NaN, NaN} when they are not.
+std::pair<double, double> decode_coordinates(const WordPieceTokenizer& tokenizer,
+                                             const std::vector<int64_t>& ids);
+
+// Captions (v0.1, spec 9.3): " [S_1]" appended, right-padded with [PAD] to the longest caption,
+// then [EOS] appended to every row. Returns [B, L] int64.
+at::Tensor encode_captions(const WordPieceTokenizer& tokenizer,
+                           const std::vector<std::string>& captions);
+// Ids of one caption -> text: WordPiece decoder, " [EOS]" removed, sentence case.
+std::string decode_caption(const WordPieceTokenizer& tokenizer, const std::vector<int64_t>& ids);
 
 }  // namespace terramind

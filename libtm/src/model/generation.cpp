@@ -1,5 +1,7 @@
 #include "generation.h"
 
+#include "token_sampler.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
@@ -25,22 +27,11 @@ std::vector<int64_t> linear_token_schedule(int64_t steps, int64_t total) {
 torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingOptions& options,
                             at::Generator& generator) {
   if (options.greedy()) return logits.argmax(-1);
-  torch::Tensor z = logits.clone();
-  const double neg_inf = -std::numeric_limits<double>::infinity();
-  if (options.top_k > 0) {
-    const int64_t k = std::min(options.top_k, z.size(-1));
-    const auto kth = std::get<0>(z.topk(k, -1)).select(-1, k - 1).unsqueeze(-1);
-    z.masked_fill_(z < kth, neg_inf);
-  }
-  if (options.top_p > 0.0) {
-    // Keep a token iff the probability mass of the tokens ranked strictly above it is <= top_p.
-    auto [sorted, order] = z.sort(-1, /*descending=*/true);
-    auto remove = sorted.softmax(-1).cumsum(-1) > options.top_p;
-    remove = torch::cat({torch::zeros_like(remove.narrow(-1, 0, 1)), remove.narrow(-1, 0, remove.size(-1) - 1)}, -1);
-    z.masked_fill_(remove.scatter(-1, order, remove), neg_inf);
-  }
-  const auto probs = (z / options.temperature).softmax(-1);
-  return torch::multinomial(probs, 1, /*replacement=*/false, generator).squeeze(-1);
+  // The replayed generator stream is torch's CPU one; elsewhere use torch's own ops.
+  if (logits.device().is_cpu() && logits.scalar_type() == torch::kFloat32 && logits.dim() == 2 &&
+      generator.device().is_cpu())
+    return sample_tokens_fast(logits, options, generator);
+  return sample_tokens_reference(logits, options, generator);
 }
 
 namespace {

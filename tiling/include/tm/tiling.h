@@ -9,11 +9,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tm/registry.h"
@@ -201,5 +203,280 @@ bool is_known_raster_type(const std::string& gdal_type_name);
 std::string crs_to_wkt(const std::string& definition);
 // Short human name of a CRS, e.g. "WGS 84 / UTM zone 32N (EPSG:32632)".
 std::string crs_display_name(const std::string& wkt);
+
+// Throws RasterError naming both files and what differs unless the rasters share one pixel grid:
+// same size, same CRS, bit-identical geotransform.
+void require_same_grid(const RasterInfo& first, const RasterInfo& other);
+
+// =============================================================================================
+// Tiled inference: window grid, blending, the model-agnostic compute interface and the streaming
+// pipeline read -> fill/normalise -> batch -> infer -> blend -> write.
+
+// Square windows of `window_size` px whose origins step by window_size - overlap; the last row and
+// column are placed flush with the far edge, so every pixel is covered and no window leaves the
+// raster. An axis shorter than one window gets a single window at 0 that extends past the raster:
+// it is read with an edge policy and its output is cropped. Windows are numbered row-major.
+class WindowGrid {
+ public:
+  WindowGrid(int raster_width, int raster_height, int window_size = 224, int overlap = 32);
+
+  int raster_width() const { return raster_width_; }
+  int raster_height() const { return raster_height_; }
+  int window_size() const { return window_size_; }
+  int overlap() const { return overlap_; }
+  int stride() const { return window_size_ - overlap_; }
+  int rows() const { return static_cast<int>(row_origins_.size()); }
+  int cols() const { return static_cast<int>(col_origins_.size()); }
+  std::size_t count() const { return row_origins_.size() * col_origins_.size(); }
+  const std::vector<int>& row_origins() const { return row_origins_; }
+  const std::vector<int>& col_origins() const { return col_origins_; }
+
+  PixelWindow window(int row, int col) const;  // full window_size square
+  PixelWindow window(std::size_t index) const;
+  PixelWindow footprint(int row, int col) const;  // the window cropped to the raster
+  // Once window rows 0..row are blended, raster rows [0, rows_final_after(row)) are complete.
+  int rows_final_after(int row) const;
+
+ private:
+  int raster_width_, raster_height_, window_size_, overlap_;
+  std::vector<int> row_origins_, col_origins_;
+};
+
+enum class BlendWeighting {
+  kMean,   // every window counts the same (plain mean, as in the TerraMind paper)
+  kTaper,  // raised-cosine ramps across each overlap: no seams (default)
+};
+
+// Separable per-window weights: weight = row_weights(window row)[r] * col_weights(window col)[c].
+// Along each axis the weights of the windows covering a pixel sum to 1 (partition of unity, also
+// at the irregular flush last window); weights are 0 outside the raster. kTaper ramps over the
+// real overlap with each neighbour and is 1 where a window has no neighbour (raster edges).
+class BlendWeights {
+ public:
+  BlendWeights(const WindowGrid& grid, BlendWeighting weighting);
+  const std::vector<float>& row_weights(int window_row) const { return rows_.at(window_row); }
+  const std::vector<float>& col_weights(int window_col) const { return cols_.at(window_col); }
+  float at(int window_row, int window_col, int r, int c) const {
+    return rows_[window_row][r] * cols_[window_col][c];
+  }
+
+ private:
+  std::vector<std::vector<float>> rows_, cols_;
+};
+
+// Complete raster rows handed out by a BlendAccumulator over the full raster width: normalised
+// values, band-sequential [channel][row][col], NaN where no window contributed, and the validity
+// [row][col] (1 where some window contributed).
+struct FinishedRows {
+  int y0 = 0;
+  int rows = 0;
+  int width = 0;
+  int channels = 0;
+  std::vector<float> values;
+  std::vector<std::uint8_t> valid;
+
+  float at(int channel, int row, int col) const {
+    return values[(static_cast<std::size_t>(channel) * rows + row) * width + col];
+  }
+};
+
+// Weighted sum of C-channel window outputs over a band of raster rows (double precision, so
+// identical contributions normalise back to exactly the same float). Windows arrive in row-major
+// order; finish_through(r) hands out the rows that no later window touches and recycles them, so
+// at most one window height of rows is ever held, whatever the raster height.
+class BlendAccumulator {
+ public:
+  BlendAccumulator(const WindowGrid& grid, int channels,
+                   BlendWeighting weighting = BlendWeighting::kTaper);
+
+  // Adds a window output `values` [channel][r][c] (window_size^2 per channel) at grid cell
+  // (row, col); pixels with valid[r * window_size + c] == 0 (or outside the raster) add nothing
+  // and stay nodata unless another window holds them. Window rows before `row` must be finished.
+  void add(int row, int col, const float* values, const std::uint8_t* valid = nullptr);
+
+  // Per channel: the mean of (blended so far - window) over the window's valid pixels that already
+  // hold blended data; the additive offset that aligns the window with its processed neighbours
+  // (left and above). 0 for a channel without overlap.
+  std::vector<double> alignment_offset(int row, int col, const float* values,
+                                       const std::uint8_t* valid = nullptr) const;
+
+  // Declares window rows up to `window_row` complete and returns the raster rows that became
+  // final (possibly none).
+  FinishedRows finish_through(int window_row);
+  // The same into `out`, reusing its buffers (no page faults for a new strip every window row).
+  void finish_through(int window_row, FinishedRows& out);
+
+  int channels() const { return channels_; }
+  int finished_rows() const { return top_; }  // raster rows handed out so far
+  int active_rows() const;                    // raster rows held now
+  int peak_active_rows() const { return peak_active_; }
+  std::size_t bytes() const;  // memory of the band
+
+ private:
+  std::size_t slot(int raster_row) const;
+  WindowGrid grid_;
+  BlendWeights weights_;
+  int channels_;
+  int capacity_;         // rows in the ring: min(window size, raster height)
+  int top_ = 0;          // first raster row not yet handed out
+  int touched_end_ = 0;  // one past the last raster row touched
+  int next_window_row_ = 0;
+  int peak_active_ = 0;
+  std::vector<double> sums_;         // [slot row][channel][col]: sum of weight * value
+  std::vector<double> weight_sums_;  // [slot row][col]
+};
+
+// Where windows and rows cross, mean |difference| of neighbouring pixels: `seam_step` over pairs
+// in window overlaps or across window borders, `interior_step` over pairs inside one window.
+// ratio() near 1: no visible window grid; well above 1: a patch grid (e.g. DEM offsets).
+// Pairs with a NaN pixel are ignored.
+struct SeamStrength {
+  double seam_step = 0.0;
+  double interior_step = 0.0;
+  std::size_t seam_pairs = 0;
+  std::size_t interior_pairs = 0;
+  double ratio() const { return interior_step > 0.0 ? seam_step / interior_step : 0.0; }
+};
+
+// `image` is one band, row-major, of the grid's raster size.
+SeamStrength measure_seams(const float* image, const WindowGrid& grid);
+// Band `band` (1-based) of a raster of the grid's size; nodata pixels are ignored.
+SeamStrength measure_seams(const std::string& raster_path, const WindowGrid& grid, int band = 1);
+
+// ---------------------------------------------------------------------------------------------
+// The compute step, independent of any particular model.
+
+// One output of a model.
+struct TargetSpec {
+  std::string name;
+  int channels = 1;                   // values per pixel; for class targets one score per class
+  bool is_classes = false;            // class probabilities: blended, then arg-maxed at the end
+  std::string data_type = "Float32";  // continuous targets: GDAL type written (class maps: Byte)
+  double nodata = -9999.0;            // written where no input holds data; fits data_type
+  std::vector<std::string> band_descriptions;
+  std::vector<LulcClass> classes;  // class targets: channel k is classes[k] (index, name, colour);
+                                   // empty: channel k is class k
+};
+
+// One input modality of a batch: [window][channel][row][col] and [window][row][col].
+struct InputTensor {
+  std::string modality;  // registry name
+  int channels = 0;
+  std::vector<float> values;        // invalid pixels already filled; standardised if asked
+  std::vector<std::uint8_t> valid;  // 1 where the raster held data before filling
+};
+
+struct InputBatch {
+  int count = 0;                     // windows in the batch
+  int window_size = 0;               // rows = cols
+  std::vector<PixelWindow> windows;  // raster position of each window, e.g. to seed per window
+  std::vector<InputTensor> inputs;   // in the order the scene inputs were given
+  const InputTensor* find(const std::string& modality) const;
+};
+
+struct OutputTensor {
+  std::string target;
+  int channels = 0;
+  std::vector<float> values;  // [window][channel][row][col], sized by the engine
+};
+
+struct OutputBatch {
+  std::vector<OutputTensor> targets;  // the requested targets only, in request order
+  OutputTensor* find(const std::string& target);
+};
+
+class WindowModel {
+ public:
+  virtual ~WindowModel() = default;
+  virtual std::vector<std::string> targets() const = 0;
+  virtual TargetSpec spec(const std::string& target) const = 0;
+  // Input modalities (registry names) the model can take; any non-empty subset may be given.
+  virtual bool accepts_input(const std::string& modality) const = 0;
+  // Registry statistics the engine standardises inputs with, (x - mean) / std, before infer().
+  // nullopt: the model gets raw values and standardises itself (TerraMind generation does); the
+  // engine never normalises twice.
+  virtual std::optional<StatsVersion> input_standardisation() const { return std::nullopt; }
+  // Window sizes must be a multiple of this (e.g. 16 for ViT patches, 32 for diffusion decoders).
+  virtual int window_size_multiple() const { return 1; }
+  // Fills outputs.targets[*].values for every window of the batch, all targets in one pass.
+  // Called from one thread at a time; may use threads of its own.
+  virtual void infer(const InputBatch& inputs, OutputBatch& outputs) = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The streaming pipeline.
+
+struct SceneInput {
+  std::string path;
+  std::string modality;  // registry name or alias
+};
+
+struct TargetRequest {
+  TargetRequest() = default;
+  TargetRequest(std::string target_name, std::string output_path,
+                std::string probabilities_output = {})
+      : target(std::move(target_name)),
+        path(std::move(output_path)),
+        probabilities_path(std::move(probabilities_output)) {}
+
+  std::string target;              // one of WindowModel::targets()
+  std::string path;                // continuous raster, or class raster with colour table
+  std::string probabilities_path;  // class targets only: also write blended probabilities
+  // Continuous targets (DEM): before blending, shift each window by the mean difference to what
+  // its left and upper neighbours already blended (BlendAccumulator::alignment_offset), so
+  // per-window levels leave no patch grid. Works while streaming; the first window of a connected
+  // area sets the level, and small alignment errors can accumulate over long distances.
+  bool harmonise_offsets = false;
+};
+
+struct TilingOptions {
+  int window_size = 224;
+  int overlap = 32;
+  int batch_size = 8;             // windows per infer() call
+  int threads = 0;                // TBB threads for reading, blending and writing; 0: all cores
+  int max_batches_in_flight = 3;  // one per stage: read, infer, blend + write
+  BlendWeighting weighting = BlendWeighting::kTaper;
+  EdgePolicy edge = EdgePolicy::kReflect;  // for windows larger than the raster
+  OpenOptions open;
+  WriteOptions write;
+  // GDAL's block cache is capped to this during the run (0: left alone). It must hold the input
+  // tiles of one window row (two rows of 512-px tiles of a 12-band UInt16 10980-px scene: 276 MB)
+  // plus the outputs' working tiles; GDAL's default (5 % of RAM) would dominate memory.
+  std::size_t gdal_cache_bytes = std::size_t(384) << 20;
+  // Called after each batch is blended: windows done (skipped ones included) and total. Runs on a
+  // pipeline thread, one call at a time.
+  std::function<void(std::size_t done, std::size_t total)> progress;
+};
+
+struct TilingSummary {
+  std::size_t windows = 0;   // in the grid
+  std::size_t inferred = 0;  // passed to the model
+  std::size_t skipped = 0;   // all inputs all nodata
+  std::size_t batches = 0;
+  double seconds = 0.0;        // wall time, commits included
+  double model_seconds = 0.0;  // inside WindowModel::infer
+  int peak_band_rows = 0;      // most raster rows an accumulator held (<= window size)
+  std::size_t accumulator_bytes = 0;
+  std::size_t peak_rss_bytes = 0;  // process peak resident set (getrusage) at the end
+  std::vector<std::string> outputs;
+  std::vector<std::string> warnings;
+  double model_busy_share() const { return seconds > 0.0 ? model_seconds / seconds : 0.0; }
+};
+
+// Runs `model` over the scene given by `inputs` and writes every requested target in one pass
+// (each window is inferred once for all targets), with at most one band of window rows in memory.
+//
+// Inputs are opened, checked against their modality and against each other (one grid: size, CRS,
+// geotransform) before any work; outputs are checked before any work and written atomically, on
+// the inputs' grid, bit for bit. Windows where every input is nodata are not inferred. In other
+// windows, invalid pixels of an input are filled with the mean of that band's valid pixels in the
+// window (the modality's registry mean when the input has none there), so the model sees
+// plausible values; the model also gets the masks. Output pixels where no input holds data are
+// nodata. Class targets are blended as probabilities and written as the arg-max class (Byte, with
+// colour table; nodata where no input holds data); probabilities optionally as Float32, nodata -1.
+// Ctrl-C (see install_interrupt_handlers) throws Interrupted and leaves no output behind.
+TilingSummary generate_scene(const std::vector<SceneInput>& inputs, WindowModel& model,
+                             const std::vector<TargetRequest>& targets,
+                             const TilingOptions& options = {});
 
 }  // namespace terramind

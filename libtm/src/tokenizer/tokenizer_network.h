@@ -1,0 +1,34 @@
+// A whole image tokenizer as one module (the reference's DiVAE / VQVAE), built from a card.
+// named_parameters() equals the official state_dict keys: encoder.*, quant_proj.*, decoder.*,
+// and for the VQVAE post_quant_proj.*.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "patched_unet.h"
+#include "tm/model.h"
+#include "vit_coder.h"
+
+namespace terramind::net {
+
+class TokenizerNetworkImpl : public torch::nn::Module {
+ public:
+  explicit TokenizerNetworkImpl(const TokenizerCard& card);
+
+  // Standardized image [B, C, H, W] -> encoder features [B, D, h, w] and latent [B, L, h, w].
+  torch::Tensor features(const torch::Tensor& image);
+  torch::Tensor latent(const torch::Tensor& features);
+  // VQVAE: codes [B, L, h, w] -> class logits [B, C, 16h, 16w].
+  torch::Tensor decode_vit(const torch::Tensor& codes);
+  // DiVAE: one UNet call, x0 estimate from x_t.
+  torch::Tensor denoise(const torch::Tensor& x_t, int64_t timestep, const torch::Tensor& codes);
+
+  VitEncoder encoder{nullptr};
+  torch::nn::Conv2d quant_proj{nullptr};
+  PatchedUNet unet{nullptr};        // registered as "decoder" (DiVAE)
+  VitDecoder vit_decoder{nullptr};  // registered as "decoder" (VQVAE)
+  torch::nn::Conv2d post_quant_proj{nullptr};
+};
+TORCH_MODULE(TokenizerNetwork);
+
+}  // namespace terramind::net

@@ -1,0 +1,127 @@
+// Blending window outputs over a ring of raster rows.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "tm/tiling.h"
+
+namespace terramind {
+
+BlendAccumulator::BlendAccumulator(const WindowGrid& grid, int channels, BlendWeighting weighting)
+    : grid_(grid),
+      weights_(grid, weighting),
+      channels_(channels),
+      capacity_(std::min(grid.window_size(), grid.raster_height())) {
+  if (channels <= 0) throw std::invalid_argument("blend accumulator needs at least one channel");
+  const std::size_t width = grid.raster_width();
+  sums_.assign(static_cast<std::size_t>(capacity_) * channels_ * width, 0.0);
+  weight_sums_.assign(static_cast<std::size_t>(capacity_) * width, 0.0);
+}
+
+std::size_t BlendAccumulator::slot(int raster_row) const {
+  return static_cast<std::size_t>(raster_row % capacity_);
+}
+
+int BlendAccumulator::active_rows() const { return std::max(0, touched_end_ - top_); }
+
+std::size_t BlendAccumulator::bytes() const {
+  return (sums_.size() + weight_sums_.size()) * sizeof(double);
+}
+
+void BlendAccumulator::add(int row, int col, const float* values, const std::uint8_t* valid) {
+  // The ring holds one window height: the rows above must have been handed out.
+  if (row != next_window_row_)
+    throw std::logic_error("blend: window row " + std::to_string(row) +
+                           (row < next_window_row_
+                                ? " is already finished"
+                                : " added before the rows above it were finished"));
+  const PixelWindow fp = grid_.footprint(row, col);
+  const int size = grid_.window_size();
+  const std::size_t plane = static_cast<std::size_t>(size) * size;
+  const std::size_t width = grid_.raster_width();
+  const std::vector<float>& wy = weights_.row_weights(row);
+  const std::vector<float>& wx = weights_.col_weights(col);
+  for (int r = 0; r < fp.height; ++r) {
+    const std::size_t s = slot(fp.y + r);
+    double* weight_row = &weight_sums_[s * width + fp.x];
+    for (int c = 0; c < fp.width; ++c) {
+      const std::size_t pixel = static_cast<std::size_t>(r) * size + c;
+      if (valid && !valid[pixel]) continue;
+      const double w = static_cast<double>(wy[r]) * wx[c];
+      weight_row[c] += w;
+      for (int ch = 0; ch < channels_; ++ch)
+        sums_[(s * channels_ + ch) * width + fp.x + c] += w * values[ch * plane + pixel];
+    }
+  }
+  touched_end_ = std::max(touched_end_, fp.y + fp.height);
+  peak_active_ = std::max(peak_active_, active_rows());
+}
+
+std::vector<double> BlendAccumulator::alignment_offset(int row, int col, const float* values,
+                                                       const std::uint8_t* valid) const {
+  const PixelWindow fp = grid_.footprint(row, col);
+  const int size = grid_.window_size();
+  const std::size_t plane = static_cast<std::size_t>(size) * size;
+  const std::size_t width = grid_.raster_width();
+  std::vector<double> total(channels_, 0.0);
+  std::size_t count = 0;
+  for (int r = 0; r < fp.height; ++r) {
+    const int y = fp.y + r;
+    if (y < top_ || y >= touched_end_) continue;  // nothing blended there yet
+    const std::size_t s = slot(y);
+    for (int c = 0; c < fp.width; ++c) {
+      const std::size_t pixel = static_cast<std::size_t>(r) * size + c;
+      const double weight = weight_sums_[s * width + fp.x + c];
+      if (weight <= 0.0 || (valid && !valid[pixel])) continue;
+      ++count;
+      for (int ch = 0; ch < channels_; ++ch) {
+        const double blended = sums_[(s * channels_ + ch) * width + fp.x + c] / weight;
+        total[ch] += blended - values[ch * plane + pixel];
+      }
+    }
+  }
+  if (count > 0)
+    for (double& t : total) t /= static_cast<double>(count);
+  return total;
+}
+
+FinishedRows BlendAccumulator::finish_through(int window_row) {
+  FinishedRows out;
+  finish_through(window_row, out);
+  return out;
+}
+
+void BlendAccumulator::finish_through(int window_row, FinishedRows& out) {
+  out.width = grid_.raster_width();
+  out.channels = channels_;
+  out.y0 = top_;
+  out.rows = 0;
+  if (window_row >= next_window_row_) {
+    next_window_row_ = std::min(window_row + 1, grid_.rows());
+    out.rows = std::max(0, grid_.rows_final_after(window_row) - top_);
+  }
+  const std::size_t width = out.width;
+  const std::size_t plane = static_cast<std::size_t>(out.rows) * width;
+  out.values.assign(plane * channels_, std::numeric_limits<float>::quiet_NaN());
+  out.valid.assign(plane, 0);
+  for (int r = 0; r < out.rows; ++r) {
+    const std::size_t s = slot(top_ + r);
+    double* weight_row = &weight_sums_[s * width];
+    for (std::size_t c = 0; c < width; ++c) {
+      const double weight = weight_row[c];
+      if (weight <= 0.0) continue;
+      out.valid[r * width + c] = 1;
+      for (int ch = 0; ch < channels_; ++ch) {
+        double& sum = sums_[(s * channels_ + ch) * width + c];
+        out.values[ch * plane + r * width + c] = static_cast<float>(sum / weight);
+        sum = 0.0;
+      }
+      weight_row[c] = 0.0;
+    }
+  }
+  top_ += out.rows;
+}
+
+}  // namespace terramind

@@ -1,0 +1,102 @@
+// Writing blended rows of one target: continuous values or arg-maxed classes.
+#include "target_output.h"
+
+namespace terramind {
+namespace {
+
+constexpr float kProbabilityNodata = -1.0f;
+
+const char* weighting_name(BlendWeighting w) {
+  return w == BlendWeighting::kMean ? "mean" : "taper";
+}
+
+RasterSpec base_spec(const RasterInfo& grid, const TargetSpec& target,
+                     const TilingOptions& options) {
+  RasterSpec spec;
+  spec.width = grid.width;
+  spec.height = grid.height;
+  spec.georef = grid.georef;
+  spec.metadata["TM_TARGET"] = target.name;
+  spec.metadata["TM_WINDOW_SIZE"] = std::to_string(options.window_size);
+  spec.metadata["TM_WINDOW_OVERLAP"] = std::to_string(options.overlap);
+  spec.metadata["TM_BLENDING"] = weighting_name(options.weighting);
+  return spec;
+}
+
+// Nodata where no window contributed, in place.
+void fill_invalid(FinishedRows& rows, float nodata) {
+  const std::size_t plane = rows.valid.size();
+  for (int ch = 0; ch < rows.channels; ++ch)
+    for (std::size_t i = 0; i < plane; ++i)
+      if (!rows.valid[i]) rows.values[ch * plane + i] = nodata;
+}
+
+}  // namespace
+
+TargetOutput::TargetOutput(const TargetRequest& request, const TargetSpec& spec,
+                           const RasterInfo& grid, const TilingOptions& options)
+    : request_(request), spec_(spec) {
+  RasterSpec main = base_spec(grid, spec, options);
+  main.nodata = spec.nodata;
+  if (spec.is_classes) {
+    main.bands = 1;
+    main.data_type = "Byte";
+    main.classes = spec.classes;
+    main.band_descriptions = {spec.name};
+  } else {
+    main.bands = spec.channels;
+    main.data_type = spec.data_type;
+    main.band_descriptions = spec.band_descriptions;
+    if (request.harmonise_offsets) main.metadata["TM_OFFSETS_HARMONISED"] = "YES";
+  }
+  main_ = std::make_unique<AtomicRasterWriter>(request.path, main, options.write);
+  if (!request.probabilities_path.empty()) {
+    RasterSpec probabilities = base_spec(grid, spec, options);
+    probabilities.bands = spec.channels;
+    probabilities.data_type = "Float32";
+    probabilities.nodata = kProbabilityNodata;
+    for (const auto& c : spec.classes) probabilities.band_descriptions.push_back(c.name);
+    probabilities_ = std::make_unique<AtomicRasterWriter>(request.probabilities_path, probabilities,
+                                                          options.write);
+  }
+}
+
+void TargetOutput::write(FinishedRows& rows) {
+  if (rows.rows == 0) return;
+  if (spec_.is_classes) return write_classes(rows);
+  fill_invalid(rows, static_cast<float>(spec_.nodata));
+  main_->write(PixelWindow{0, rows.y0, rows.width, rows.rows}, rows.values.data());
+}
+
+void TargetOutput::write_classes(FinishedRows& rows) {
+  const std::size_t plane = rows.valid.size();
+  const auto nodata = static_cast<std::uint8_t>(spec_.nodata);
+  std::vector<std::uint8_t> classes(plane, nodata);
+  for (std::size_t i = 0; i < plane; ++i) {
+    if (!rows.valid[i]) continue;
+    int best = 0;  // first maximum wins on ties
+    for (int ch = 1; ch < rows.channels; ++ch)
+      if (rows.values[ch * plane + i] > rows.values[best * plane + i]) best = ch;
+    classes[i] =
+        static_cast<std::uint8_t>(spec_.classes.empty() ? best : spec_.classes[best].index);
+  }
+  const PixelWindow where{0, rows.y0, rows.width, rows.rows};
+  main_->write(where, classes.data());
+  if (probabilities_) {
+    fill_invalid(rows, kProbabilityNodata);
+    probabilities_->write(where, rows.values.data());
+  }
+}
+
+void TargetOutput::commit() {
+  main_->commit();
+  if (probabilities_) probabilities_->commit();
+}
+
+std::vector<std::string> TargetOutput::paths() const {
+  std::vector<std::string> out{main_->path()};
+  if (probabilities_) out.push_back(probabilities_->path());
+  return out;
+}
+
+}  // namespace terramind

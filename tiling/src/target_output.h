@@ -1,0 +1,33 @@
+// Internal: the rasters of one requested target and the conversion of blended rows into them.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tm/tiling.h"
+
+namespace terramind {
+
+class TargetOutput {
+ public:
+  // Creates the (temporary) output rasters on `grid`'s georeferencing; refuses bad destinations.
+  TargetOutput(const TargetRequest& request, const TargetSpec& spec, const RasterInfo& grid,
+               const TilingOptions& options);
+
+  const TargetRequest& request() const { return request_; }
+  const TargetSpec& spec() const { return spec_; }
+  // Continuous: values, nodata where invalid. Classes: arg-max class index (and probabilities).
+  // Writes nodata into `rows` in place.
+  void write(FinishedRows& rows);
+  void commit();
+  std::vector<std::string> paths() const;
+
+ private:
+  void write_classes(FinishedRows& rows);
+  TargetRequest request_;
+  TargetSpec spec_;
+  std::unique_ptr<AtomicRasterWriter> main_;
+  std::unique_ptr<AtomicRasterWriter> probabilities_;
+};
+
+}  // namespace terramind

@@ -1,0 +1,421 @@
+// The streaming tiled-inference pipeline: read -> fill/normalise -> infer -> blend -> write as a
+// TBB pipeline of batches in three stages (read, infer, blend + write), so reading the next batch
+// and blending/writing the previous one overlap inference of the current one.
+#include <oneapi/tbb/parallel_pipeline.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+
+#include "run_resources.h"
+#include "target_output.h"
+#include "tm/tiling.h"
+#include "window_inputs.h"
+
+namespace terramind {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct OpenedInput {
+  const Modality* modality;
+  SceneReader reader;
+};
+
+struct Cell {
+  int row;
+  int col;
+};
+
+// One batch travelling through the pipeline. Tokens are recycled with their buffers: fresh
+// multi-megabyte buffers per batch would cost more in page faults than a cheap model computes.
+struct BatchToken {
+  std::size_t end_index = 0;  // grid cells consumed up to here (skipped ones included)
+  std::vector<Cell> cells;    // cells passed to the model, row-major
+  InputBatch inputs;
+  std::vector<std::uint8_t> valid;  // per window: pixels where any input holds data
+  OutputBatch outputs;
+};
+using Token = std::shared_ptr<BatchToken>;
+
+// Tokens given back by the last pipeline stage (or dropped on cancellation) wait here for reuse.
+class TokenPool : public std::enable_shared_from_this<TokenPool> {
+ public:
+  Token take() {
+    std::unique_ptr<BatchToken> token;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!free_.empty()) {
+        token = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (!token) token = std::make_unique<BatchToken>();
+    // The deleter keeps the pool alive, whoever drops the token last.
+    return Token(token.release(), [pool = shared_from_this()](BatchToken* t) noexcept {
+      std::unique_ptr<BatchToken> owned(t);
+      try {
+        std::lock_guard<std::mutex> lock(pool->mutex_);
+        pool->free_.push_back(std::move(owned));
+      } catch (...) {  // no room to keep it: let it go
+      }
+    });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<BatchToken>> free_;
+};
+
+void validate_target_spec(const TargetSpec& spec, const std::string& target) {
+  if (spec.channels <= 0)
+    throw std::invalid_argument("model target " + target + " declares no channels");
+  if (spec.is_classes) {
+    if (!spec.classes.empty() && static_cast<int>(spec.classes.size()) != spec.channels)
+      throw std::invalid_argument("model target " + target + " has " +
+                                  std::to_string(spec.channels) + " class channels but " +
+                                  std::to_string(spec.classes.size()) + " class descriptions");
+    for (const auto& c : spec.classes)
+      if (c.index < 0 || c.index > 255)
+        throw std::invalid_argument("class index " + std::to_string(c.index) + " of " + target +
+                                    " does not fit a Byte raster");
+    if (spec.channels > 256 && spec.classes.empty())
+      throw std::invalid_argument(target + " has more classes than a Byte raster holds");
+    if (spec.nodata < 0 || spec.nodata > 255 || spec.nodata != std::floor(spec.nodata))
+      throw std::invalid_argument("class nodata of " + target + " must be an integer 0..255");
+  } else if (!is_known_raster_type(spec.data_type)) {
+    throw std::invalid_argument("model target " + target + " has unknown data type " +
+                                spec.data_type);
+  }
+}
+
+class TiledRun {
+ public:
+  TiledRun(const std::vector<SceneInput>& inputs, WindowModel& model,
+           const std::vector<TargetRequest>& targets, const TilingOptions& options);
+  TilingSummary run();
+
+ private:
+  void open_inputs(const std::vector<SceneInput>& inputs);
+  void prepare_targets(const std::vector<TargetRequest>& targets,
+                       const std::vector<SceneInput>& inputs);
+  Token read_batch();
+  void infer(BatchToken& token);
+  void blend_and_write(BatchToken& token);
+  void finish_window_row(int row);
+
+  Clock::time_point start_ = Clock::now();  // opening and checks count as run time
+  WindowModel& model_;
+  TilingOptions options_;
+  std::optional<StatsVersion> standardise_;
+  std::vector<OpenedInput> inputs_;
+  std::optional<WindowGrid> grid_;
+  std::vector<TargetOutput> outputs_;
+  std::vector<BlendAccumulator> accumulators_;
+  std::vector<FinishedRows> strips_;  // per target, reused for every finished window row
+  std::vector<std::string> warnings_;
+  std::shared_ptr<TokenPool> pool_ = std::make_shared<TokenPool>();
+
+  std::size_t next_index_ = 0;  // read stage
+  std::size_t skipped_ = 0;
+  std::size_t inferred_ = 0;
+  std::size_t batches_ = 0;
+  double model_seconds_ = 0.0;  // infer stage
+  int next_row_to_finish_ = 0;  // blend stage
+};
+
+TiledRun::TiledRun(const std::vector<SceneInput>& inputs, WindowModel& model,
+                   const std::vector<TargetRequest>& targets, const TilingOptions& options)
+    : model_(model), options_(options), standardise_(model.input_standardisation()) {
+  if (options_.batch_size < 1)
+    throw std::invalid_argument("batch size must be at least 1, got " +
+                                std::to_string(options_.batch_size));
+  const int multiple = std::max(1, model_.window_size_multiple());
+  if (options_.window_size % multiple != 0)
+    throw std::invalid_argument("window size " + std::to_string(options_.window_size) +
+                                " is not a multiple of " + std::to_string(multiple) +
+                                ", which the model needs");
+  options_.max_batches_in_flight = std::max(1, options_.max_batches_in_flight);
+  open_inputs(inputs);
+  const RasterInfo& info = inputs_.front().reader.info();
+  grid_.emplace(info.width, info.height, options_.window_size, options_.overlap);
+  prepare_targets(targets, inputs);
+}
+
+void TiledRun::open_inputs(const std::vector<SceneInput>& inputs) {
+  if (inputs.empty()) throw std::invalid_argument("no input scene given");
+  std::set<std::string> seen;
+  for (const SceneInput& input : inputs) {
+    const Modality& modality = ModalityRegistry::instance().get(input.modality);
+    if (!seen.insert(modality.name).second)
+      throw std::invalid_argument("modality " + modality.name + " is given twice as input");
+    if (!model_.accepts_input(modality.name))
+      throw std::invalid_argument("the model does not take " + modality.name + " as input (" +
+                                  input.path + ")");
+    if (standardise_) {
+      const bool has_stats = *standardise_ == StatsVersion::kV1 ? modality.stats_v1.has_value()
+                                                                : modality.stats_v01.has_value();
+      if (!has_stats)
+        throw std::invalid_argument("the model wants inputs standardised with " +
+                                    std::string(to_string(*standardise_)) + " statistics, which " +
+                                    modality.name + " does not have");
+    }
+    SceneReader reader = SceneReader::open(input.path, options_.open);
+    require_modality(reader.info(), modality);
+    if (!inputs_.empty()) require_same_grid(inputs_.front().reader.info(), reader.info());
+    for (const auto& w : reader.info().warnings) warnings_.push_back(w);
+    inputs_.push_back({&modality, std::move(reader)});
+  }
+}
+
+void TiledRun::prepare_targets(const std::vector<TargetRequest>& targets,
+                               const std::vector<SceneInput>& inputs) {
+  if (targets.empty()) throw std::invalid_argument("no output target requested");
+  const std::vector<std::string> offered = model_.targets();
+  std::set<std::string> names, paths;
+  for (const SceneInput& input : inputs) paths.insert(input.path);
+  for (const TargetRequest& request : targets) {
+    if (std::find(offered.begin(), offered.end(), request.target) == offered.end()) {
+      std::string list;
+      for (const auto& t : offered) list += (list.empty() ? "" : ", ") + t;
+      throw std::invalid_argument("the model cannot generate " + request.target + " (it offers " +
+                                  list + ")");
+    }
+    if (!names.insert(request.target).second)
+      throw std::invalid_argument("target " + request.target + " is requested twice");
+    const TargetSpec spec = model_.spec(request.target);
+    validate_target_spec(spec, request.target);
+    if (!request.probabilities_path.empty() && !spec.is_classes)
+      throw std::invalid_argument(request.target +
+                                  " is not a class target: it has no "
+                                  "probabilities to write");
+    if (request.harmonise_offsets && spec.is_classes)
+      throw std::invalid_argument(
+          "offset harmonisation applies to continuous targets, not to "
+          "the classes of " +
+          request.target);
+    if (request.path.empty()) throw std::invalid_argument("no output path for " + request.target);
+    for (const std::string* path : {&request.path, &request.probabilities_path})
+      if (!path->empty() && !paths.insert(*path).second)
+        throw std::invalid_argument("output path " + *path + " is used twice (or is an input)");
+  }
+  // Destinations are all checked before any temporary file is created.
+  for (const TargetRequest& request : targets) {
+    check_output_path(request.path, options_.write.overwrite);
+    if (!request.probabilities_path.empty())
+      check_output_path(request.probabilities_path, options_.write.overwrite);
+  }
+  const RasterInfo& info = inputs_.front().reader.info();
+  for (const TargetRequest& request : targets) {
+    const TargetSpec spec = model_.spec(request.target);
+    outputs_.emplace_back(request, spec, info, options_);
+    accumulators_.emplace_back(*grid_, spec.channels, options_.weighting);
+    strips_.emplace_back();
+  }
+}
+
+Token TiledRun::read_batch() {
+  const WindowGrid& grid = *grid_;
+  if (next_index_ >= grid.count()) return nullptr;
+  throw_if_interrupted();
+  Token token = pool_->take();
+  const int size = grid.window_size();
+  const std::size_t plane = static_cast<std::size_t>(size) * size;
+  token->cells.clear();
+  token->valid.clear();
+  token->inputs.windows.clear();
+  token->inputs.window_size = size;
+  const std::size_t batch = options_.batch_size;
+  token->valid.reserve(batch * plane);
+  token->inputs.inputs.resize(inputs_.size());
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    InputTensor& tensor = token->inputs.inputs[i];
+    tensor.modality = inputs_[i].modality->name;
+    tensor.channels = inputs_[i].modality->channels();
+    tensor.values.clear();  // keeps the capacity of a recycled token
+    tensor.valid.clear();
+    tensor.values.reserve(batch * tensor.channels * plane);
+    tensor.valid.reserve(batch * plane);
+  }
+
+  std::vector<WindowData> reads(inputs_.size());
+  while (token->cells.size() < static_cast<std::size_t>(options_.batch_size) &&
+         next_index_ < grid.count()) {
+    const std::size_t index = next_index_++;
+    const Cell cell{static_cast<int>(index / grid.cols()), static_cast<int>(index % grid.cols())};
+    const PixelWindow window = grid.window(cell.row, cell.col);
+    bool any_valid = false;
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+      reads[i] = inputs_[i].reader.read(window, options_.edge, 0.0f);
+      any_valid = any_valid || reads[i].valid_count() > 0;
+    }
+    if (!any_valid) {  // nothing to generate from: the outputs stay nodata here
+      ++skipped_;
+      continue;
+    }
+    const std::size_t slot = token->cells.size();
+    token->valid.resize((slot + 1) * plane, 0);
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+      InputTensor& tensor = token->inputs.inputs[i];
+      tensor.values.resize((slot + 1) * tensor.channels * plane);
+      tensor.valid.resize((slot + 1) * plane);
+      prepare_window(reads[i], *inputs_[i].modality, standardise_,
+                     tensor.values.data() + slot * tensor.channels * plane,
+                     tensor.valid.data() + slot * plane);
+      for (std::size_t p = 0; p < plane; ++p) token->valid[slot * plane + p] |= reads[i].valid[p];
+    }
+    token->cells.push_back(cell);
+    token->inputs.windows.push_back(window);
+  }
+  token->inputs.count = static_cast<int>(token->cells.size());
+  token->end_index = next_index_;
+  return token;
+}
+
+void TiledRun::infer(BatchToken& token) {
+  throw_if_interrupted();
+  const std::size_t plane =
+      static_cast<std::size_t>(token.inputs.window_size) * token.inputs.window_size;
+  token.outputs.targets.resize(outputs_.size());
+  for (std::size_t j = 0; j < outputs_.size(); ++j) {
+    OutputTensor& tensor = token.outputs.targets[j];
+    tensor.target = outputs_[j].request().target;
+    tensor.channels = outputs_[j].spec().channels;
+    tensor.values.assign(token.cells.size() * tensor.channels * plane, 0.0f);
+  }
+  if (token.cells.empty()) return;
+  const auto start = Clock::now();
+  model_.infer(token.inputs, token.outputs);
+  model_seconds_ += seconds_since(start);
+  ++batches_;
+  inferred_ += token.cells.size();
+  for (std::size_t j = 0; j < outputs_.size(); ++j) {
+    const OutputTensor& tensor = token.outputs.targets.at(j);
+    if (tensor.values.size() != token.cells.size() * outputs_[j].spec().channels * plane)
+      throw std::logic_error("the model resized its output for " + tensor.target);
+  }
+}
+
+void TiledRun::finish_window_row(int row) {
+  for (std::size_t j = 0; j < accumulators_.size(); ++j) {
+    accumulators_[j].finish_through(row, strips_[j]);
+    outputs_[j].write(strips_[j]);
+  }
+}
+
+// Blending and writing share a stage: writes go to an uncompressed working file through GDAL's
+// cache and cost little, and one reused strip per target keeps memory independent of the number
+// of batches in flight. The stage still runs concurrently with reading and inference.
+void TiledRun::blend_and_write(BatchToken& token) {
+  const WindowGrid& grid = *grid_;
+  const std::size_t plane = static_cast<std::size_t>(grid.window_size()) * grid.window_size();
+  for (std::size_t k = 0; k < token.cells.size(); ++k) {
+    const Cell cell = token.cells[k];
+    while (next_row_to_finish_ < cell.row) finish_window_row(next_row_to_finish_++);
+    const std::uint8_t* valid = token.valid.data() + k * plane;
+    for (std::size_t j = 0; j < outputs_.size(); ++j) {
+      const int channels = outputs_[j].spec().channels;
+      float* values = token.outputs.targets[j].values.data() + k * channels * plane;
+      if (outputs_[j].request().harmonise_offsets) {
+        // Sequential alignment: shift the window onto what its left and upper neighbours already
+        // blended, so per-window offsets (DEM levels) do not show as a patch grid.
+        const std::vector<double> offset =
+            accumulators_[j].alignment_offset(cell.row, cell.col, values, valid);
+        for (int ch = 0; ch < channels; ++ch)
+          for (std::size_t p = 0; p < plane; ++p)
+            values[ch * plane + p] += static_cast<float>(offset[ch]);
+      }
+      accumulators_[j].add(cell.row, cell.col, values, valid);
+    }
+  }
+  // Window rows whose every cell has been consumed are complete.
+  const std::size_t cols = grid.cols();
+  while (next_row_to_finish_ < grid.rows() &&
+         (static_cast<std::size_t>(next_row_to_finish_) + 1) * cols <= token.end_index)
+    finish_window_row(next_row_to_finish_++);
+  if (options_.progress) options_.progress(token.end_index, grid.count());
+}
+
+TilingSummary TiledRun::run() {
+  const int threads = options_.threads > 0 ? options_.threads : tbb::task_arena::automatic;
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    using tbb::filter_mode;
+    tbb::parallel_pipeline(
+        static_cast<std::size_t>(options_.max_batches_in_flight),
+        tbb::make_filter<void, Token>(filter_mode::serial_in_order,
+                                      [&](tbb::flow_control& control) {
+                                        Token token = read_batch();
+                                        if (!token) control.stop();
+                                        return token;
+                                      }) &
+            tbb::make_filter<Token, Token>(filter_mode::serial_in_order,
+                                           [&](Token token) {
+                                             infer(*token);
+                                             return token;
+                                           }) &
+            tbb::make_filter<Token, void>(filter_mode::serial_in_order,
+                                          [&](Token token) { blend_and_write(*token); }));
+  });
+  for (const BlendAccumulator& acc : accumulators_)
+    if (acc.finished_rows() != grid_->raster_height())
+      throw std::logic_error("tiling finished with unwritten rows");
+  TilingSummary summary;
+  for (const BlendAccumulator& acc : accumulators_) {
+    summary.peak_band_rows = std::max(summary.peak_band_rows, acc.peak_active_rows());
+    summary.accumulator_bytes += acc.bytes();
+  }
+  // The commits (COG conversion, overviews) need memory of their own: the streaming buffers and
+  // the inputs' cached blocks are not needed any more.
+  accumulators_.clear();
+  strips_.clear();
+  pool_.reset();
+  inputs_.clear();
+  throw_if_interrupted();
+  for (TargetOutput& output : outputs_) output.commit();
+
+  summary.windows = grid_->count();
+  summary.inferred = inferred_;
+  summary.skipped = skipped_;
+  summary.batches = batches_;
+  summary.model_seconds = model_seconds_;
+  for (const TargetOutput& output : outputs_)
+    for (const std::string& path : output.paths()) summary.outputs.push_back(path);
+  summary.warnings = warnings_;
+  summary.seconds = seconds_since(start_);
+  summary.peak_rss_bytes = process_peak_rss_bytes();
+  return summary;
+}
+
+}  // namespace
+
+const InputTensor* InputBatch::find(const std::string& modality) const {
+  for (const InputTensor& t : inputs)
+    if (t.modality == modality) return &t;
+  return nullptr;
+}
+
+OutputTensor* OutputBatch::find(const std::string& target) {
+  for (OutputTensor& t : targets)
+    if (t.target == target) return &t;
+  return nullptr;
+}
+
+TilingSummary generate_scene(const std::vector<SceneInput>& inputs, WindowModel& model,
+                             const std::vector<TargetRequest>& targets,
+                             const TilingOptions& options) {
+  const GdalCacheLimit cache_limit(options.gdal_cache_bytes);
+  TiledRun run(inputs, model, targets, options);
+  return run.run();
+}
+
+}  // namespace terramind
