@@ -18,6 +18,14 @@ torch::Tensor sincos_2d_table(int64_t grid, int64_t dim) {
   return torch::cat({rows, cols}, 2).reshape({1, grid * grid, 4 * quarter});
 }
 
+torch::Tensor sincos_1d_table(int64_t positions, int64_t dim) {
+  const int64_t half = dim / 2;
+  auto omega = torch::arange(half, torch::kFloat32) / static_cast<double>(half);
+  omega = 1.0 / torch::pow(10000.0, omega);
+  const auto angles = torch::outer(torch::arange(positions, torch::kFloat32), omega);
+  return torch::cat({angles.sin(), angles.cos()}, 1).unsqueeze(0);
+}
+
 torch::Tensor resize_position_table(const torch::Tensor& table, int64_t gh, int64_t gw) {
   const int64_t n = table.size(1), dim = table.size(2);
   const auto side = static_cast<int64_t>(std::sqrt(static_cast<double>(n)));
@@ -103,6 +111,40 @@ TokenDecoderEmbeddingImpl::TokenDecoderEmbeddingImpl(int64_t vocab_, int64_t dim
 
 torch::Tensor TokenDecoderEmbeddingImpl::embedding(int64_t gh, int64_t gw) const {
   return resize_position_table(pos_emb, gh, gw) + mod_emb;
+}
+
+SequenceEmbeddingImpl::SequenceEmbeddingImpl(int64_t vocab, int64_t dim) {
+  token_emb = register_module("token_emb", Lookup(vocab, dim));
+  pos_emb = register_buffer("pos_emb", sincos_1d_table(512, dim));
+  mod_emb = register_parameter("mod_emb", torch::zeros({1, 1, dim}));
+}
+
+Embedded SequenceEmbeddingImpl::forward(const torch::Tensor& ids, const torch::Tensor& input_mask) const {
+  const auto valid = input_mask.defined() ? input_mask.logical_not()
+                                          : torch::ones(ids.sizes(), torch::kBool);
+  auto pid = valid.to(torch::kLong).cumsum(1) - 1;
+  pid = pid.clamp_min(0).masked_fill(valid.logical_not(), 0);
+  const int64_t B = ids.size(0), L = ids.size(1), D = pos_emb.size(2);
+  auto emb = pos_emb.expand({B, pos_emb.size(1), D}).gather(1, pid.unsqueeze(-1).expand({B, L, D}));
+  emb = emb.masked_fill(valid.logical_not().unsqueeze(-1), 0.0) + mod_emb;
+  return {token_emb->forward(ids), emb};
+}
+
+SequenceDecoderEmbeddingImpl::SequenceDecoderEmbeddingImpl(int64_t vocab_, int64_t dim,
+                                                           int64_t max_length_,
+                                                           torch::Tensor shared_mod_emb)
+    : vocab(vocab_), max_length(max_length_) {
+  token_emb = register_module("token_emb", Lookup(vocab, dim));
+  to_logits = register_module("to_logits", Dense(token_emb->weight));  // tied
+  pos_emb = register_buffer("pos_emb", sincos_1d_table(512, dim));
+  mod_emb = register_parameter(
+      "mod_emb", shared_mod_emb.defined() ? shared_mod_emb : torch::zeros({1, 1, dim}));
+}
+
+torch::Tensor SequenceDecoderEmbeddingImpl::embedding(int64_t n) const {
+  auto pid = torch::arange(n, torch::kLong);
+  pid = pid.masked_fill(pid >= max_length, 0);
+  return pos_emb.index_select(1, pid) + mod_emb;
 }
 
 }  // namespace terramind::net

@@ -36,44 +36,90 @@ torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingOptions& 
 
 namespace {
 
+constexpr int64_t kEosId = 3;              // [EOS]
+constexpr int64_t kFirstSentinel = 4;      // [S_0]
+constexpr int64_t kLastSentinel = 203;     // [S_199]
+constexpr int64_t kSentinelStart = 5;      // [S_1]: generation starts from it
+constexpr int64_t kSentinelStop = 6;       // [S_2]: and stops at it
+
+bool is_sentinel(int64_t id) { return id >= kFirstSentinel && id <= kLastSentinel; }
+
 struct TargetState {
   std::string key;
+  bool sequence = false;
   int64_t gh = 0, gw = 0;
-  torch::Tensor tokens;   // [B, N] int64
-  torch::Tensor decided;  // [N] bool, shared by the batch (the ROAR order is)
+  torch::Tensor tokens;      // image: [B, N] int64; sequence: merged ids [B, L] (0-padded)
+  torch::Tensor decided;     // image: [N] bool, shared by the batch (the ROAR order is)
+  torch::Tensor input_mask;  // sequence: [B, L] bool, true on padding
+  bool done = false;
+};
+
+// The reference's input mask of a sequence input: valid up to and including the first [EOS]
+// column (the first hit in the batch decides for every row); no [EOS]: all valid.
+torch::Tensor sequence_input_mask(const torch::Tensor& ids) {
+  const auto hits = (ids == kEosId).nonzero();
+  auto mask = torch::zeros(ids.sizes(), torch::kBool);
+  if (hits.size(0) > 0) {
+    const int64_t column = hits[0][1].item<int64_t>();
+    if (column + 1 < ids.size(1)) mask.narrow(1, column + 1, ids.size(1) - column - 1).fill_(true);
+  }
+  return mask;
+}
+
+struct EncoderInput {
+  torch::Tensor x, emb;
+  torch::Tensor mask;  // [B, L] true = not an input; undefined when everything is valid
 };
 
 // Encoder input from every input and every target that has an encoder embedding, valid tokens
 // only, in order (inputs first, then targets).
-std::pair<torch::Tensor, torch::Tensor> encoder_tokens(const TerraMindImpl& model,
-                                                       const ModalityTensors& inputs,
-                                                       const std::vector<TargetState>& targets) {
-  std::vector<torch::Tensor> xs, embs;
+EncoderInput encoder_tokens(const TerraMindImpl& model, const ModalityTensors& inputs,
+                            const std::vector<TargetState>& targets) {
+  std::vector<torch::Tensor> xs, embs, masks;
+  bool any_masked = false;
+  auto add = [&](const Embedded& e, torch::Tensor mask) {
+    xs.push_back(e.x);
+    embs.push_back(e.emb.expand_as(e.x));
+    if (!mask.defined()) mask = torch::zeros({e.x.size(0), e.x.size(1)}, torch::kBool);
+    any_masked = any_masked || mask.any().item<bool>();
+    masks.push_back(mask);
+  };
   for (const auto& [key, value] : inputs) {
-    Embedded e;
     if (model.has_pixel_input(key)) {
-      e = model.embed_pixels(key, value);
+      add(model.embed_pixels(key, value), {});
     } else if (model.has_token_input(key)) {
       const auto ids = value.reshape({value.size(0), -1});
       const auto side = static_cast<int64_t>(std::lround(std::sqrt(double(ids.size(1)))));
       if (side * side != ids.size(1))
         throw std::invalid_argument("token input '" + key + "' is not a square grid");
-      e = model.embed_tokens(key, ids, side, side);
+      add(model.embed_tokens(key, ids, side, side), {});
+    } else if (model.has_sequence_input(key)) {
+      const auto mask = sequence_input_mask(value);
+      add(model.embed_sequence(key, value, mask), mask);
     } else {
       throw std::invalid_argument("the model has no input embedding for '" + key + "'");
     }
-    xs.push_back(e.x);
-    embs.push_back(e.emb.expand_as(e.x));
   }
   for (const auto& t : targets) {
+    if (t.sequence) {
+      if (t.done && model.has_sequence_input(t.key))
+        add(model.embed_sequence(t.key, t.tokens, t.input_mask), t.input_mask);
+      continue;
+    }
     if (!model.has_token_input(t.key) || !t.decided.any().item<bool>()) continue;
     const auto e = model.embed_tokens(t.key, t.tokens, t.gh, t.gw);
     const auto keep = t.decided.nonzero().squeeze(1);
-    xs.push_back(e.x.index_select(1, keep));
-    embs.push_back(e.emb.expand_as(e.x).index_select(1, keep));
+    add({e.x.index_select(1, keep), e.emb.expand_as(e.x).index_select(1, keep)}, {});
   }
   if (xs.empty()) throw std::invalid_argument("generation needs at least one input");
-  return {torch::cat(xs, 1), torch::cat(embs, 1)};
+  EncoderInput in{torch::cat(xs, 1), torch::cat(embs, 1), {}};
+  if (any_masked) {
+    in.mask = torch::cat(masks, 1);
+    // Masked tokens carry nothing (the reference zeroes them before the encoder).
+    in.x = in.x.masked_fill(in.mask.unsqueeze(-1), 0.0);
+    in.emb = in.emb.masked_fill(in.mask.unsqueeze(-1), 0.0);
+  }
+  return in;
 }
 
 std::pair<int64_t, int64_t> input_grid(const ModalityTensors& inputs, int64_t patch) {
@@ -92,6 +138,54 @@ std::pair<int64_t, int64_t> input_grid(const ModalityTensors& inputs, int64_t pa
   return {gh, gw};
 }
 
+// Tokens following the first [S_1] up to the next sentinel, per row, right-padded with [PAD]
+// (the reference's merge for an empty target).
+void merge_generated_sequence(const torch::Tensor& out, TargetState& target) {
+  const int64_t B = out.size(0);
+  std::vector<std::vector<int64_t>> rows(B);
+  std::size_t longest = 1;
+  auto acc = out.accessor<int64_t, 2>();
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t i = 1; i < out.size(1) && !is_sentinel(acc[b][i]); ++i) rows[b].push_back(acc[b][i]);
+    longest = std::max(longest, rows[b].size());
+  }
+  target.tokens = torch::zeros({B, static_cast<int64_t>(longest)}, torch::kLong);
+  target.input_mask = torch::ones({B, static_cast<int64_t>(longest)}, torch::kBool);
+  for (int64_t b = 0; b < B; ++b)
+    for (std::size_t i = 0; i < rows[b].size(); ++i) {
+      target.tokens[b][static_cast<int64_t>(i)] = rows[b][i];
+      target.input_mask[b][static_cast<int64_t>(i)] = false;
+    }
+}
+
+void generate_sequence(const TerraMindImpl& model, const GenerationRequest& request,
+                       const std::vector<TargetState>& all, TargetState& target,
+                       at::Generator& generator) {
+  const auto in = encoder_tokens(model, request.inputs, all);
+  const auto context = model.context(
+      model.encode(in.x + in.emb, in.mask.defined() ? in.mask.unsqueeze(1) : in.mask), in.emb);
+  const auto& embedding = model.sequence_target(target.key);
+  const int64_t B = context.size(0);
+  // An empty target of length L decodes at most L - 1 positions: [S_1] then L - 2 tokens.
+  const int64_t steps = embedding.max_length - 1;
+  auto out = torch::full({B, 1}, kSentinelStart, torch::kLong);
+  auto state = model.start_sequence(target.key, context, in.mask);
+  for (int64_t i = 0; i < steps; ++i) {
+    torch::Tensor decoded;
+    if (request.sequence_cache) {
+      decoded = model.step_sequence(state, out.narrow(1, i, 1));
+    } else {
+      decoded = model.decode_sequence_full(target.key, context, out, in.mask).narrow(1, i, 1);
+    }
+    const auto logits = model.logits(target.key, decoded).squeeze(1);  // [B, V]
+    const auto next = sample_tokens(logits, request.sampling, generator).reshape({B, 1});
+    out = torch::cat({out, next}, 1);
+    if ((out == kSentinelStop).any(1).all().item<bool>()) break;
+  }
+  merge_generated_sequence(out, target);
+  target.done = true;
+}
+
 }  // namespace
 
 std::map<std::string, torch::Tensor> generate_tokens(const TerraMindImpl& model,
@@ -102,28 +196,45 @@ std::map<std::string, torch::Tensor> generate_tokens(const TerraMindImpl& model,
   const auto [gh, gw] = input_grid(request.inputs, model.card().patch_size);
   std::vector<TargetState> targets;
   for (const auto& key : request.targets) {
-    if (!model.has_target(key))
+    TargetState t;
+    t.key = key;
+    if (model.has_sequence_target(key)) {
+      t.sequence = true;
+    } else if (model.has_target(key)) {
+      t.gh = gh;
+      t.gw = gw;
+      t.tokens = torch::zeros({B, gh * gw}, torch::kLong);
+      t.decided = torch::zeros({gh * gw}, torch::kBool);
+    } else {
       throw std::invalid_argument("the model cannot generate '" + key + "'");
-    targets.push_back({key, gh, gw, torch::zeros({B, gh * gw}, torch::kLong),
-                       torch::zeros({gh * gw}, torch::kBool)});
+    }
+    targets.push_back(std::move(t));
   }
 
   int64_t step_index = 0;
   for (auto& target : targets) {
+    // The reference seeds the global generator with seed0 + s; a local one gives the same
+    // stream without touching global state. Negative seeds wrap to uint64 as in torch.
+    if (target.sequence) {
+      auto generator =
+          at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(request.seed + step_index));
+      generate_sequence(model, request, targets, target, generator);
+      ++step_index;
+      continue;
+    }
     const int64_t N = target.gh * target.gw;
     for (const int64_t count : linear_token_schedule(request.decoding_steps, N)) {
-      const auto [x, emb] = encoder_tokens(model, request.inputs, targets);
-      const auto context = model.context(model.encode(x + emb), emb);
+      const auto in = encoder_tokens(model, request.inputs, targets);
+      const auto mask3 = in.mask.defined() ? in.mask.unsqueeze(1) : in.mask;
+      const auto context = model.context(model.encode(in.x + in.emb, mask3), in.emb);
 
-      // The reference seeds the global generator with seed0 + s; a local one gives the same
-      // stream without touching global state. Negative seeds wrap to uint64 as in torch.
       auto generator =
           at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(request.seed + step_index));
       const auto r = torch::rand({N}, generator) * 1e-6;
       const auto order = (target.decided.to(torch::kFloat32) + r).argsort(/*dim=*/int64_t{-1});
       const auto positions = order.narrow(0, 0, count);
 
-      auto decoded = model.decode_image(target.key, context, target.gh, target.gw, positions);
+      auto decoded = model.decode_image(target.key, context, target.gh, target.gw, positions, in.mask);
       const auto logits = model.logits(target.key, decoded);  // [B, n, V], rows in ROAR order
       const auto ids =
           sample_tokens(logits.reshape({B * count, -1}), request.sampling, generator).reshape({B, count});

@@ -28,6 +28,7 @@ struct GenerationRequest {
   int64_t decoding_steps = 1;        // ROAR steps per target
   SamplingOptions sampling;
   int64_t seed = 0;  // step s of the schedule uses seed + s (as the reference's seed0 + s)
+  bool sequence_cache = true;  // key/value caches for sequence targets (false: recompute)
 };
 
 // Linear token schedule of the reference: tokens decoded per step, zeros trimmed.
@@ -37,7 +38,8 @@ std::vector<int64_t> linear_token_schedule(int64_t steps, int64_t total);
 torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingOptions& options,
                             at::Generator& generator);
 
-// Generated token ids per target key, [B, gh*gw] int64, row-major.
+// Generated token ids per target key: image targets [B, gh*gw] int64 row-major; sequence
+// targets (coords, caption) the generated ids [B, L] int64, [PAD]-padded.
 std::map<std::string, torch::Tensor> generate_tokens(const TerraMindImpl& model,
                                                      const GenerationRequest& request);
 

@@ -56,6 +56,19 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   return proj->forward(attend(parts[0], parts[1], parts[2], broadcast_mask(mask)));
 }
 
+torch::Tensor SelfAttentionImpl::forward_cached(const torch::Tensor& x, KeyValueCache& cache) const {
+  const int64_t B = x.size(0), n = x.size(1), D = x.size(2);
+  auto parts = qkv->forward(x).reshape({B, n, 3, heads, D / heads}).permute({2, 0, 3, 1, 4});
+  cache.keys = cache.keys.defined() ? torch::cat({cache.keys, parts[1]}, 2) : parts[1];
+  cache.values = cache.values.defined() ? torch::cat({cache.values, parts[2]}, 2) : parts[2];
+  torch::Tensor mask;
+  if (n > 1) {  // causal among the new positions; all cached ones are visible
+    const int64_t L = cache.keys.size(2);
+    mask = torch::ones({n, L}, torch::kBool).triu(L - n + 1).unsqueeze(0).unsqueeze(0);
+  }
+  return proj->forward(attend(parts[0], cache.keys, cache.values, mask));
+}
+
 CrossAttentionImpl::CrossAttentionImpl(const BlockOptions& o) : heads(o.heads) {
   q = register_module("q", Dense(o.dim, o.dim, o.qkv_bias));
   kv = register_module("kv", Dense(o.dim, 2 * o.dim, o.qkv_bias));
@@ -68,6 +81,20 @@ torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::T
   auto query = q->forward(x).reshape({B, N, heads, D / heads}).permute({0, 2, 1, 3});
   auto parts = kv->forward(context).reshape({B, M, 2, heads, D / heads}).permute({2, 0, 3, 1, 4});
   return proj->forward(attend(query, parts[0], parts[1], broadcast_mask(mask)));
+}
+
+KeyValueCache CrossAttentionImpl::project_context(const torch::Tensor& context) const {
+  const int64_t B = context.size(0), M = context.size(1), D = context.size(2);
+  auto parts = kv->forward(context).reshape({B, M, 2, heads, D / heads}).permute({2, 0, 3, 1, 4});
+  return {parts[0], parts[1]};
+}
+
+torch::Tensor CrossAttentionImpl::forward_projected(const torch::Tensor& x,
+                                                    const KeyValueCache& context,
+                                                    const torch::Tensor& mask) const {
+  const int64_t B = x.size(0), N = x.size(1), D = x.size(2);
+  auto query = q->forward(x).reshape({B, N, heads, D / heads}).permute({0, 2, 1, 3});
+  return proj->forward(attend(query, context.keys, context.values, broadcast_mask(mask)));
 }
 
 FeedForwardImpl::FeedForwardImpl(const BlockOptions& o) {
@@ -108,6 +135,21 @@ torch::Tensor DecoderBlockImpl::forward(const torch::Tensor& x, const torch::Ten
                                         const torch::Tensor& cross_mask) const {
   auto y = x + self_attn->forward(norm1->forward(x), self_mask);
   y = y + cross_attn->forward(query_norm->forward(y), context_norm->forward(context), cross_mask);
+  return y + mlp->forward(norm2->forward(y));
+}
+
+}  // namespace terramind::net
+
+namespace terramind::net {
+
+KeyValueCache DecoderBlockImpl::prepare_context(const torch::Tensor& context) const {
+  return cross_attn->project_context(context_norm->forward(context));
+}
+
+torch::Tensor DecoderBlockImpl::step(const torch::Tensor& x, const KeyValueCache& context,
+                                     KeyValueCache& cache, const torch::Tensor& cross_mask) const {
+  auto y = x + self_attn->forward_cached(norm1->forward(x), cache);
+  y = y + cross_attn->forward_projected(query_norm->forward(y), context, cross_mask);
   return y + mlp->forward(norm2->forward(y));
 }
 

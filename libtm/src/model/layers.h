@@ -43,10 +43,18 @@ struct BlockOptions {
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const torch::Tensor& mask);
 
+// Keys and values of earlier positions, so autoregressive decoding computes one new position
+// per step instead of re-running the whole prefix (the reference recomputes it).
+struct KeyValueCache {
+  torch::Tensor keys, values;  // [B, h, L, dh]
+};
+
 class SelfAttentionImpl : public torch::nn::Module {
  public:
   explicit SelfAttentionImpl(const BlockOptions& o);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask = {}) const;
+  // New positions x [B, n, D] attend to the cache and to themselves causally; the cache grows.
+  torch::Tensor forward_cached(const torch::Tensor& x, KeyValueCache& cache) const;
   int64_t heads;
   Dense qkv{nullptr}, proj{nullptr};
 };
@@ -57,6 +65,10 @@ class CrossAttentionImpl : public torch::nn::Module {
   explicit CrossAttentionImpl(const BlockOptions& o);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context,
                         const torch::Tensor& mask = {}) const;
+  // Context keys/values computed once for many decoding steps.
+  KeyValueCache project_context(const torch::Tensor& context) const;
+  torch::Tensor forward_projected(const torch::Tensor& x, const KeyValueCache& context,
+                                  const torch::Tensor& mask = {}) const;
   int64_t heads;
   Dense q{nullptr}, kv{nullptr}, proj{nullptr};
 };
@@ -88,6 +100,10 @@ class DecoderBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context,
                         const torch::Tensor& self_mask = {},
                         const torch::Tensor& cross_mask = {}) const;
+  // One autoregressive step: x [B, n, D] new positions, `context` from prepare_context().
+  torch::Tensor step(const torch::Tensor& x, const KeyValueCache& context, KeyValueCache& cache,
+                     const torch::Tensor& cross_mask = {}) const;
+  KeyValueCache prepare_context(const torch::Tensor& context) const;
   ZeroBiasLayerNorm norm1{nullptr}, query_norm{nullptr}, context_norm{nullptr}, norm2{nullptr};
   SelfAttention self_attn{nullptr};
   CrossAttention cross_attn{nullptr};

@@ -168,7 +168,7 @@ ModelCard infer_model_card(const TensorMap& checkpoint, int64_t head_dim) {
   const auto& registry = ModalityRegistry::instance();
   for (const auto& key : embedding_keys(checkpoint, prefix + "encoder_embeddings")) {
     const Modality* m = registry.find_by_key(key);
-    if (m && m->kind != ModalityKind::kSequence) card.encoder_modalities.push_back(key);
+    if (m) card.encoder_modalities.push_back(key);
     if (const at::Tensor* pos = checkpoint.find(prefix + "encoder_embeddings." + key + ".pos_emb")) {
       const auto side = static_cast<int64_t>(std::lround(std::sqrt(double(pos->size(1)))));
       if (m && m->kind != ModalityKind::kSequence) card.image_size = side * card.patch_size;
@@ -177,8 +177,7 @@ ModelCard infer_model_card(const TensorMap& checkpoint, int64_t head_dim) {
   if (card.decoder_depth > 0)
     for (const auto& key : embedding_keys(checkpoint, prefix + "decoder_embeddings")) {
       const Modality* m = registry.find_by_key(key);
-      if (m && m->kind != ModalityKind::kSequence && m->output_key == key)
-        card.decoder_modalities.push_back(key);
+      if (m && m->output_key == key) card.decoder_modalities.push_back(key);
     }
   if (card.encoder_modalities.empty())
     throw CheckpointError("not a TerraMind checkpoint: no image encoder embeddings");

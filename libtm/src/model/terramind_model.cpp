@@ -146,17 +146,21 @@ std::string TerraMindModel::dtype() const { return "float32"; }
 
 std::string TerraMindModel::input_key(const std::string& name) const {
   const auto& net = *impl_->net;
-  if (net.has_pixel_input(name) || net.has_token_input(name)) return name;
+  auto has = [&net](const std::string& key) {
+    return net.has_pixel_input(key) || net.has_token_input(key) || net.has_sequence_input(key);
+  };
+  if (has(name)) return name;
   const Modality& m = modality_for(name);
-  if (net.has_pixel_input(m.input_key) || net.has_token_input(m.input_key)) return m.input_key;
+  if (has(m.input_key)) return m.input_key;
   throw std::invalid_argument("model '" + impl_->card.name + "' has no input " + m.name);
 }
 
 std::string TerraMindModel::output_key(const std::string& name) const {
   const auto& net = *impl_->net;
-  if (net.has_target(name)) return name;
+  if (net.has_target(name) || net.has_sequence_target(name)) return name;
   const Modality& m = modality_for(name);
-  if (m.can_generate() && net.has_target(m.output_key)) return m.output_key;
+  if (m.can_generate() && (net.has_target(m.output_key) || net.has_sequence_target(m.output_key)))
+    return m.output_key;
   throw std::invalid_argument("model '" + impl_->card.name + "' cannot generate " + m.name);
 }
 
@@ -217,6 +221,8 @@ static EncodedInputs encode_inputs(const TerraMindModel& model, const net::Terra
     if (net.has_pixel_input(key)) {
       e = net.embed_pixels(key, options.inputs_standardized ? value.to(torch::kFloat32)
                                                             : model.standardize(key, value));
+    } else if (net.has_sequence_input(key)) {
+      e = net.embed_sequence(key, value);  // the ViT path treats every position as valid
     } else {
       const auto ids = value.reshape({value.size(0), -1});
       const auto side = static_cast<int64_t>(std::lround(std::sqrt(double(ids.size(1)))));
@@ -226,7 +232,7 @@ static EncodedInputs encode_inputs(const TerraMindModel& model, const net::Terra
     }
     out.keys.push_back(key);
     out.counts.push_back(e.x.size(1));
-    out.is_image.push_back(true);
+    out.is_image.push_back(!net.has_sequence_input(key));
     tokens.push_back(e.x + e.emb);
   }
   const auto layers = net.encode_layers(torch::cat(tokens, 1));
@@ -317,7 +323,7 @@ std::vector<at::Tensor> TerraMindModel::tim_features(const ModalityInputs& input
   const auto generated = generate(standardized, tim, g);
   for (const auto& t : tim) {
     const std::string key = output_key(t);
-    if (!impl_->net->has_token_input(key))
+    if (!impl_->net->has_token_input(key) && !impl_->net->has_sequence_input(key))
       throw std::invalid_argument("TiM modality " + t + " has no encoder embedding in this model");
     standardized.emplace_back(key, generated.at(key));
   }

@@ -45,7 +45,7 @@ TerraMindImpl::TerraMindImpl(ModelCard card) : card_(std::move(card)) {
       token_.emplace(key,
                      encoder_embeddings->register_module(key, TokenEmbedding(m.vocab_size, D, P, S)));
     } else {
-      throw std::invalid_argument("sequence modality '" + key + "' is not supported yet");
+      sequence_.emplace(key, encoder_embeddings->register_module(key, SequenceEmbedding(m.vocab_size, D)));
     }
   }
   const BlockOptions o = block_options(card_);
@@ -58,6 +58,12 @@ TerraMindImpl::TerraMindImpl(ModelCard card) : card_(std::move(card)) {
   for (const auto& key : card_.decoder_modalities) {
     const Modality& m = *registry.find_by_key(key);
     // One modality embedding for both sides when the key is also an input (reference default).
+    if (m.kind == ModalityKind::kSequence) {
+      torch::Tensor shared = sequence_.count(key) ? sequence_.at(key)->mod_emb : torch::Tensor();
+      sequence_target_.emplace(key, decoder_embeddings->register_module(
+                                        key, SequenceDecoderEmbedding(m.vocab_size, D, m.max_length, shared)));
+      continue;
+    }
     torch::Tensor shared = token_.count(key) ? token_.at(key)->mod_emb : torch::Tensor();
     target_.emplace(key, decoder_embeddings->register_module(
                              key, TokenDecoderEmbedding(m.vocab_size, D, P, S, shared)));
@@ -76,6 +82,15 @@ Embedded TerraMindImpl::embed_pixels(const std::string& key, const torch::Tensor
 Embedded TerraMindImpl::embed_tokens(const std::string& key, const torch::Tensor& ids, int64_t gh,
                                      int64_t gw) const {
   return lookup(token_, key, "token input")->forward(ids, gh, gw);
+}
+
+Embedded TerraMindImpl::embed_sequence(const std::string& key, const torch::Tensor& ids,
+                                       const torch::Tensor& input_mask) const {
+  const auto& embedding = lookup(sequence_, key, "sequence input");
+  if (ids.numel() > 0 && (ids.min().item<int64_t>() < 0 ||
+                          ids.max().item<int64_t>() >= embedding->token_emb->weight.size(0)))
+    throw std::invalid_argument("token ids of '" + key + "' outside the vocabulary");
+  return embedding->forward(ids.to(torch::kLong), input_mask);
 }
 
 std::vector<torch::Tensor> TerraMindImpl::encode_layers(const torch::Tensor& tokens,
@@ -114,11 +129,63 @@ torch::Tensor TerraMindImpl::decode_image(const std::string& key, const torch::T
 }
 
 torch::Tensor TerraMindImpl::logits(const std::string& key, const torch::Tensor& decoded) const {
+  if (sequence_target_.count(key)) return sequence_target_.at(key)->logits(decoded);
   return lookup(target_, key, "output")->logits(decoded);
 }
 
 int64_t TerraMindImpl::vocab_size(const std::string& key) const {
+  if (sequence_target_.count(key)) return sequence_target_.at(key)->vocab;
   return lookup(target_, key, "output")->vocab;
+}
+
+}  // namespace terramind::net
+
+namespace terramind::net {
+
+const SequenceDecoderEmbeddingImpl& TerraMindImpl::sequence_target(const std::string& key) const {
+  return *lookup(sequence_target_, key, "sequence output");
+}
+
+torch::Tensor TerraMindImpl::decode_sequence_full(const std::string& key,
+                                                  const torch::Tensor& context,
+                                                  const torch::Tensor& ids,
+                                                  const torch::Tensor& context_mask) const {
+  const auto& target = sequence_target(key);
+  const int64_t l = ids.size(1);
+  auto y = target.embed_ids(ids) + target.embedding(l);
+  const auto causal = torch::ones({l, l}, torch::kBool).triu(1).unsqueeze(0).expand({ids.size(0), l, l});
+  const torch::Tensor cross_mask = context_mask.defined() ? context_mask.unsqueeze(1) : context_mask;
+  for (const auto& block : *decoder_)
+    y = block->as<DecoderBlockImpl>()->forward(y, context, causal, cross_mask);
+  return decoder_norm_->forward(y);
+}
+
+TerraMindImpl::SequenceState TerraMindImpl::start_sequence(const std::string& key,
+                                                           const torch::Tensor& context,
+                                                           const torch::Tensor& context_mask) const {
+  (void)sequence_target(key);  // validates the key
+  SequenceState state;
+  state.key = key;
+  state.context_mask = context_mask.defined() ? context_mask.unsqueeze(1) : context_mask;
+  for (const auto& block : *decoder_) {
+    state.context.push_back(block->as<DecoderBlockImpl>()->prepare_context(context));
+    state.self.emplace_back();
+  }
+  return state;
+}
+
+torch::Tensor TerraMindImpl::step_sequence(SequenceState& state, const torch::Tensor& ids) const {
+  const auto& target = sequence_target(state.key);
+  const int64_t n = ids.size(1);
+  const auto positions = target.embedding(state.length + n).narrow(1, state.length, n);
+  auto y = target.embed_ids(ids) + positions;
+  std::size_t i = 0;
+  for (const auto& block : *decoder_) {
+    y = block->as<DecoderBlockImpl>()->step(y, state.context[i], state.self[i], state.context_mask);
+    ++i;
+  }
+  state.length += n;
+  return decoder_norm_->forward(y);
 }
 
 }  // namespace terramind::net

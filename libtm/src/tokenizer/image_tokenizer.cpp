@@ -72,7 +72,8 @@ void randomize(torch::nn::Module& module, uint64_t seed) {
     if (p.dim() >= 2) {
       const double fan_in = static_cast<double>(p.numel() / p.size(0));
       p.normal_(0.0, 1.0 / std::sqrt(fan_in), generator);
-    } else {
+    } else {  // norm scales around 1, biases around 0 (module constructors drew them globally)
+      p.fill_(ends_with(item.key(), "weight") ? 1.0 : 0.0);
       p.add_(at::empty_like(p).normal_(0.0, 0.02, generator));
     }
   }

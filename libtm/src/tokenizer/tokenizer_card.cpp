@@ -150,7 +150,10 @@ TokenizerCard TokenizerCard::from_json(const std::string& json_text) {
   } catch (const std::exception& e) {
     require(false, e.what());
   }
-  if (!c.class_input)
+  if (c.class_input)  // one-hot class maps: a single-band class modality such as LULC
+    require(m->channels() == 1 && m->output_type == "Byte",
+            "class inputs need a class-map modality (like LULC), not " + c.modality);
+  else
     require(c.channels == m->channels(), c.modality + " has " + std::to_string(m->channels()) +
                                              " bands but in_channels is " +
                                              std::to_string(c.channels));

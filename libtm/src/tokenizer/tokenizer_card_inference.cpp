@@ -109,7 +109,7 @@ TokenizerCard infer_tokenizer_card(const TensorMap& checkpoint, const std::strin
   } else {
     throw CheckpointError("not a TerraMind tokenizer checkpoint: no diffusion or ViT decoder");
   }
-  card.class_input = card.channels != m.channels();
+  card.class_input = card.kind == TokenizerKind::kVQVAE;  // LULC: one-hot class inputs
   // Round trip through JSON: the same validation as a hand-written card.
   return TokenizerCard::from_json(card.to_json());
 }
