@@ -25,7 +25,9 @@ struct TileGrid {
   TileGrid(int width, int height, int cell_size)
       : cell(cell_size), cols(ceil_div(width, cell_size)), rows(ceil_div(height, cell_size)) {}
   int count() const { return cols * rows; }
-  PixelWindow window(int index) const { return {(index % cols) * cell, (index / cols) * cell, cell, cell}; }
+  PixelWindow window(int index) const {
+    return {(index % cols) * cell, (index / cols) * cell, cell, cell};
+  }
 };
 
 PixelWindow crop(const PixelWindow& w, int width, int height) {
@@ -139,7 +141,15 @@ TokenizingSummary encode_scene(const std::string& scene_path, const std::string&
   std::vector<at::Tensor> images;
   auto flush = [&]() {
     if (batch.empty()) return;
-    const at::Tensor tokens = tokenizer.encode(at::cat(images)).to(at::kLong);
+    at::Tensor tokens;
+    try {
+      tokens = tokenizer.encode(at::cat(images)).to(at::kLong);
+    } catch (const std::invalid_argument& e) {
+      const PixelWindow w = tiles.window(batch.front());
+      throw std::invalid_argument(scene_path + (batch.size() > 1 ? ", tiles from" : ", tile at") +
+                                  " pixel (" + std::to_string(w.x) + ", " + std::to_string(w.y) +
+                                  "): " + e.what());
+    }
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const PixelWindow w = crop(token_tiles.window(batch[i]), grid_w, grid_h);
       const auto ids = cropped_planes<int64_t>(tokens[static_cast<int64_t>(i)].unsqueeze(0), w);
@@ -161,10 +171,9 @@ TokenizingSummary encode_scene(const std::string& scene_path, const std::string&
     throw_if_interrupted();
     const WindowData data = reader.read(tiles.window(index), EdgePolicy::kReflect);
     const at::Tensor x = window_tensor(data);
-    const at::Tensor valid =
-        at::from_blob(const_cast<std::uint8_t*>(data.valid.data()), {1, 1, data.height, data.width},
-                      at::kByte)
-            .to(at::kBool);
+    const at::Tensor valid = at::from_blob(const_cast<std::uint8_t*>(data.valid.data()),
+                                           {1, 1, data.height, data.width}, at::kByte)
+                                 .to(at::kBool);
     // Missing pixels: class 0 ("no data") for class inputs, the modality mean otherwise.
     images.push_back(at::where(valid, tokenizer.standardize(x), at::zeros_like(x)));
     batch.push_back(index);
@@ -245,8 +254,8 @@ TokenizingSummary decode_scene(const std::string& tokens_path, const ImageTokeni
   AtomicRasterWriter writer(output_path, spec, options.write);
   std::unique_ptr<AtomicRasterWriter> probability_writer;
   if (!options.probabilities_path.empty())
-    probability_writer =
-        std::make_unique<AtomicRasterWriter>(options.probabilities_path, probabilities, options.write);
+    probability_writer = std::make_unique<AtomicRasterWriter>(options.probabilities_path,
+                                                              probabilities, options.write);
 
   const TileGrid tiles(width, height, tile);
   const TileGrid token_tiles(info.width, info.height, tile / patch);
@@ -303,8 +312,10 @@ TokenizingSummary decode_scene(const std::string& tokens_path, const ImageTokeni
     grids.push_back(values.to(at::kLong));
     if (!classes) {
       // Per-tile noise: results do not depend on how tiles are batched.
-      auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed + static_cast<uint64_t>(index));
-      noises.push_back(at::randn({1, card.channels, T, T}, generator, at::TensorOptions(at::kFloat)));
+      auto generator =
+          at::make_generator<at::CPUGeneratorImpl>(options.seed + static_cast<uint64_t>(index));
+      noises.push_back(
+          at::randn({1, card.channels, T, T}, generator, at::TensorOptions(at::kFloat)));
     }
     batch.push_back(index);
     if (static_cast<int>(batch.size()) >= std::max(1, options.batch_size)) flush();

@@ -30,9 +30,9 @@ struct EncodeSceneOptions {
 struct DecodeSceneOptions {
   std::optional<int> tile_size;  // default: the token raster's encoding tile size
   int batch_size = 1;
-  int64_t steps = 50;            // DDIM steps (diffusion tokenizers)
-  uint64_t seed = 0;             // tile i starts from noise seeded with seed + i
-  bool clamp = true;             // reference behaviour: outputs within mean +- 1 std
+  int64_t steps = 50;              // DDIM steps (diffusion tokenizers)
+  uint64_t seed = 0;               // tile i starts from noise seeded with seed + i
+  bool clamp = true;               // reference behaviour: outputs within mean +- 1 std
   std::string probabilities_path;  // LULC: also write per-class probabilities (Float32)
   WriteOptions write{OutputFormat::kCOG, false, 512};
   TokenizingProgress progress;

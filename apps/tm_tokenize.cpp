@@ -1,9 +1,9 @@
 // tm_tokenize: scenes -> token rasters (compact archives at 1/16 resolution) and back.
 #include <ATen/Parallel.h>
+#include <unistd.h>
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <iostream>
-#include <unistd.h>
 
 #include "scene_tokenizing.h"
 #include "tm/registry.h"
@@ -24,19 +24,23 @@ const char* const kUsage =
     "       tm_tokenize decode TOKENS.tif --out IMAGE.tif [options]\n\n"
     "Encoding cuts the scene into tiles (--tile px, a multiple of 32 for diffusion tokenizers, of\n"
     "16 for LULC) on a grid from the raster origin and tokenizes each tile on its own. The token\n"
-    "raster (one band, UInt16 for vocabularies up to 65536) keeps the scene's CRS with a pixel 16x\n"
+    "raster (one band, UInt16 for vocabularies up to 65536) keeps the scene's CRS with a pixel "
+    "16x\n"
     "larger and records modality, tokenizer card and FSQ levels, so decoding needs no flags.\n"
     "Decoding writes the scene's size at full resolution: LULC as a class raster (optionally with\n"
     "class probabilities), other modalities by DDIM diffusion in physical units. As in the\n"
     "reference, every diffusion estimate is clamped to mean +- 1 std of the modality unless\n"
     "--no-clamp is given.\n\n"
-    "The tokenizer is a card (.json naming its weights), a checkpoint (.pt, .safetensors; its card\n"
-    "is inferred, heads --head-dim wide), or by default the official card of the modality (encode)\n"
+    "The tokenizer is a card (.json naming its weights), a checkpoint (.pt, .safetensors; its "
+    "card\n"
+    "is inferred, heads --head-dim wide), or by default the official card of the modality "
+    "(encode)\n"
     "or the card recorded in the token raster (decode); --weights replaces the card's weights.\n\n"
     "options";
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 struct TokenizerChoice {
@@ -64,11 +68,13 @@ ImageTokenizer load_tokenizer(const TokenizerChoice& choice, const std::string& 
   }
   if (!choice.weights.empty()) card.checkpoint = choice.weights;
   if (card.checkpoint.empty())
-    throw std::invalid_argument("tokenizer card " + card.name + " names no weights; pass --weights");
+    throw std::invalid_argument("tokenizer card " + card.name +
+                                " names no weights; pass --weights");
   if (!std::filesystem::exists(card.checkpoint))
     throw std::invalid_argument("tokenizer weights not found: " + card.checkpoint +
                                 " (the official files come with the TerraMind 1.0 release, e.g. "
-                                "TerraMind_Tokenizer_" + card.modality + ".pt; pass --weights)");
+                                "TerraMind_Tokenizer_" +
+                                card.modality + ".pt; pass --weights)");
   return ImageTokenizer::load(card, card.checkpoint);
 }
 
@@ -86,9 +92,9 @@ int main(int argc, char** argv) {
   uint64_t seed = 0;
   bool overwrite = false, no_clamp = false, ungeoreferenced = false;
   po::options_description options(kUsage);
-  options.add_options()("help,h", "show this help")(
-      "out,o", po::value(&output), "output raster")(
-      "modality,m", po::value(&modality), "registry name of the scene (encode) or of a checkpoint tokenizer")(
+  options.add_options()("help,h", "show this help")("out,o", po::value(&output), "output raster")(
+      "modality,m", po::value(&modality),
+      "registry name of the scene (encode) or of a checkpoint tokenizer")(
       "tokenizer,t", po::value(&choice.tokenizer), "tokenizer card (.json) or checkpoint")(
       "weights,w", po::value(&choice.weights), "weights for the card (.pt, .safetensors)")(
       "head-dim", po::value(&choice.head_dim)->default_value(64),
@@ -126,14 +132,17 @@ int main(int argc, char** argv) {
     return kExitUsage;
   };
   if (command != "encode" && command != "decode")
-    return usage_error(command.empty() ? "say encode or decode" : "unknown command '" + command + "'");
+    return usage_error(command.empty() ? "say encode or decode"
+                                       : "unknown command '" + command + "'");
   if (input.empty() || output.empty()) return usage_error("an input and --out are required");
   if (command == "encode" && modality.empty()) return usage_error("encode needs --modality");
   if (format != "cog" && format != "gtiff") return usage_error("--format is cog or gtiff");
-  if (tile < 0 || batch < 0 || threads < 0) return usage_error("--tile, --batch and --threads must be >= 0");
+  if (tile < 0 || batch < 0 || threads < 0)
+    return usage_error("--tile, --batch and --threads must be >= 0");
 
   install_interrupt_handlers();
-  at::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
+  at::set_num_threads(threads > 0 ? threads
+                                  : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
   const bool tty = isatty(STDERR_FILENO) != 0;
   try {
     if (command == "encode") {
@@ -159,11 +168,12 @@ int main(int argc, char** argv) {
         recorded_modality = meta.modality;
         recorded_card = meta.tokenizer_card;
       } else if (choice.tokenizer.empty()) {
-        throw std::invalid_argument(input + " has no tm_tokenize metadata; name its tokenizer with "
+        throw std::invalid_argument(input +
+                                    " has no tm_tokenize metadata; name its tokenizer with "
                                     "--tokenizer (and --modality for a checkpoint)");
       }
-      const ImageTokenizer tokenizer = load_tokenizer(
-          choice, modality.empty() ? recorded_modality : modality, recorded_card);
+      const ImageTokenizer tokenizer =
+          load_tokenizer(choice, modality.empty() ? recorded_modality : modality, recorded_card);
       DecodeSceneOptions o;
       if (tile) o.tile_size = tile;
       if (batch) o.batch_size = batch;

@@ -25,8 +25,7 @@ int to_int(const std::string& text, const std::string& key, const std::string& p
 
 std::string levels_text(const std::vector<int>& levels) {
   std::string out;
-  for (std::size_t i = 0; i < levels.size(); ++i)
-    out += (i ? "-" : "") + std::to_string(levels[i]);
+  for (std::size_t i = 0; i < levels.size(); ++i) out += (i ? "-" : "") + std::to_string(levels[i]);
   return out;
 }
 
@@ -77,8 +76,8 @@ TokenRasterMetadata TokenRasterMetadata::from_metadata(
 
 std::map<std::string, std::string> read_raster_metadata(const std::string& path) {
   GDALAllRegister();
-  GDALDatasetH ds = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr,
-                               nullptr);
+  GDALDatasetH ds =
+      GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
   if (!ds) throw std::runtime_error(path + " is not a raster GDAL can read");
   std::map<std::string, std::string> items;
   if (char** list = GDALGetMetadata(ds, nullptr)) {

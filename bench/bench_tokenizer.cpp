@@ -36,8 +36,8 @@ std::size_t status_bytes(const std::string& field) {
 void reset_peak() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 struct Measure {
-  double ms = 0.0;         // per repetition
-  double peak_mib = 0.0;   // peak RSS growth over the RSS before the first repetition
+  double ms = 0.0;        // per repetition
+  double peak_mib = 0.0;  // peak RSS growth over the RSS before the first repetition
 };
 
 template <typename F>
@@ -49,7 +49,8 @@ Measure measure(int reps, F&& run) {
   for (int i = 0; i < reps; ++i) run();
   Measure m;
   m.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count() / reps;
-  m.peak_mib = (static_cast<double>(status_bytes("VmHWM")) - static_cast<double>(before)) / (1 << 20);
+  m.peak_mib =
+      (static_cast<double>(status_bytes("VmHWM")) - static_cast<double>(before)) / (1 << 20);
   return m;
 }
 
@@ -65,8 +66,8 @@ int main(int argc, char** argv) {
   int reps = 3, steps = 2, tile = 224;
   po::options_description options(
       "bench_tokenizer: tokenizer speed and memory per tile at the official sizes\n\noptions");
-  options.add_options()("help,h", "show this help")(
-      "cards", po::value(&cards), "folder of the official tokenizer cards")(
+  options.add_options()("help,h", "show this help")("cards", po::value(&cards),
+                                                    "folder of the official tokenizer cards")(
       "diffusion", po::value(&diffusion_name)->default_value("s2l2a"),
       "diffusion tokenizer card: s2l2a, s1grd, s1rtc, dem, ndvi")(
       "threads", po::value(&thread_counts)->multitoken(), "LibTorch thread counts (default 1 2)")(
@@ -90,14 +91,18 @@ int main(int argc, char** argv) {
     return cards + "/terramind_v1_tokenizer_" + name + ".json";
   };
   const std::size_t rss_start = status_bytes("VmRSS");
-  const ImageTokenizer divae = ImageTokenizer::untrained(TokenizerCard::from_file(card_file(diffusion_name)));
-  const ImageTokenizer lulc = ImageTokenizer::untrained(TokenizerCard::from_file(card_file("lulc")));
-  std::cout << std::fixed << std::setprecision(1) << "tokenizers (random weights): "
-            << divae.card().name << " " << divae.parameter_count() / 1e6 << " M parameters ("
-            << weights_mib(divae) << " MiB), " << lulc.card().name << " "
-            << lulc.parameter_count() / 1e6 << " M (" << weights_mib(lulc) << " MiB); RSS after "
+  const ImageTokenizer divae =
+      ImageTokenizer::untrained(TokenizerCard::from_file(card_file(diffusion_name)));
+  const ImageTokenizer lulc =
+      ImageTokenizer::untrained(TokenizerCard::from_file(card_file("lulc")));
+  std::cout << std::fixed << std::setprecision(1)
+            << "tokenizers (random weights): " << divae.card().name << " "
+            << divae.parameter_count() / 1e6 << " M parameters (" << weights_mib(divae) << " MiB), "
+            << lulc.card().name << " " << lulc.parameter_count() / 1e6 << " M ("
+            << weights_mib(lulc) << " MiB); RSS after "
             << "building both " << (status_bytes("VmRSS") - rss_start) / double(1 << 20) << " MiB\n"
-            << "tile " << tile << " x " << tile << ", batch 1, " << reps << " timed runs after a warm-up\n\n";
+            << "tile " << tile << " x " << tile << ", batch 1, " << reps
+            << " timed runs after a warm-up\n\n";
 
   const at::Tensor image = at::randn({1, divae.card().channels, tile, tile});
   const at::Tensor classes = at::randint(0, 10, {1, tile, tile}, at::kLong);
@@ -108,7 +113,8 @@ int main(int argc, char** argv) {
   decode.seed = 0;
 
   std::cout << std::left << std::setw(9) << "threads" << std::setw(34) << "measure" << std::right
-            << std::setw(12) << "ms/tile" << std::setw(16) << "peak +MiB/tile" << "\n";
+            << std::setw(12) << "ms/tile" << std::setw(16) << "peak +MiB/tile"
+            << "\n";
   for (int threads : thread_counts) {
     at::set_num_threads(threads);
     const auto row = [threads](const std::string& what, const Measure& m, double divide = 1.0) {
@@ -116,10 +122,11 @@ int main(int argc, char** argv) {
                 << std::setw(12) << m.ms / divide << std::setw(16) << m.peak_mib << "\n"
                 << std::flush;
     };
-    row("encode " + divae.card().modality + " (ViT-B + FSQ)", measure(reps, [&] { divae.encode(image); }));
+    row("encode " + divae.card().modality + " (ViT-B + FSQ)",
+        measure(reps, [&] { divae.encode(image); }));
     row("encode LULC (one-hot ViT-B + FSQ)", measure(reps, [&] { lulc.encode(classes); }));
-    row("diffusion decode, per DDIM step",
-        measure(reps, [&] { divae.decode(tokens, decode); }), static_cast<double>(steps));
+    row("diffusion decode, per DDIM step", measure(reps, [&] { divae.decode(tokens, decode); }),
+        static_cast<double>(steps));
     row("LULC ViT decode", measure(reps, [&] { lulc.decode(lulc_tokens); }));
   }
   std::cout << "\nA full diffusion decode costs steps x the per-step time (reference default 50,\n"

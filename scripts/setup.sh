@@ -11,9 +11,13 @@ BUILD_DIR=${TM_BUILD_DIR:-build}
 
 # libopenblas0-openmp: Debian's libtorch otherwise runs on reference BLAS (45x slower);
 # libgloo-dev: the c10d/Gloo headers; see ../shared/spec/build-environment.md.
+# python3-gdal, python3-qgis: the GDAL plugin's client tests (osgeo.gdal; QGIS headless with
+# QT_QPA_PLATFORM=offscreen, which needs no X server: python3-qgis brings the QGIS libraries and
+# the GDAL provider through qgis-providers, also with --no-install-recommends).
 PACKAGES=(build-essential cmake ninja-build git ccache pkg-config
   libgtest-dev libgdal-dev gdal-bin libproj-dev libgeos-dev libtorch-dev libtbb-dev
-  libboost-program-options-dev nlohmann-json3-dev libgloo-dev libopenblas0-openmp)
+  libboost-program-options-dev nlohmann-json3-dev libgloo-dev libopenblas0-openmp
+  python3-gdal python3-qgis)
 
 missing=$(dpkg-query -W -f='${Status} ${Package}\n' "${PACKAGES[@]}" 2>&1 |
   grep -v '^install ok installed' || true)
@@ -36,6 +40,11 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 echo "== Building"
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 
-echo "== Main job: the bundled sample scene"
-"$BUILD_DIR/apps/tm_info" "$BUILD_DIR/sample_data/s2l2a_sample.tif"
+echo "== Main job: generate S1GRD and LULC for the bundled sample scene"
+# The fixture model (seeded random weights from ../shared/fixtures) exercises the whole pipeline;
+# pass an official card (libtm/data/cards) once its checkpoint is downloaded for real imagery.
+"$BUILD_DIR/apps/tm_info" "$BUILD_DIR/sample_data/s2l2a_sample.tif" --as S2L2A
+"$BUILD_DIR/apps/tm_generate" --input S2L2A="$BUILD_DIR/sample_data/s2l2a_sample.tif" \
+  --to S1GRD,LULC --model sample_data/fixture_models/terramind_fixture.json \
+  --out-dir "$BUILD_DIR/sample_out" --overwrite
 echo "== Done. Tools are in $BUILD_DIR/apps; run the tests with: ctest --test-dir $BUILD_DIR --output-on-failure -j2"

@@ -5,11 +5,20 @@
 
 #include <mutex>
 
+#include "tm/tiling.h"
+
 namespace terramind {
 
+namespace {
+std::once_flag gdal_registered;
+}
+
 void ensure_gdal_registered() {
-  static std::once_flag once;
-  std::call_once(once, [] { GDALAllRegister(); });
+  std::call_once(gdal_registered, [] { GDALAllRegister(); });
+}
+
+void use_host_gdal_drivers() {
+  std::call_once(gdal_registered, [] {});
 }
 
 GdalErrorCapture::GdalErrorCapture() {

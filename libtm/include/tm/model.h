@@ -168,6 +168,9 @@ struct ModelCard {
   std::vector<std::string> decoder_modalities;  // e.g. "tok_lulc@224"
   std::string checkpoint_prefix;  // stripped from checkpoint keys, e.g. "sampler.model."
   std::string checkpoint;         // weights file; from_file() resolves it against the card's folder
+  // Tokenizer card (or checkpoint) per modality name ("S1GRD" -> "tokenizer_s1grd.json"),
+  // resolved like `checkpoint`: what turns generated tokens into rasters.
+  std::map<std::string, std::string> tokenizers;
 
   // SwiGLU hidden width is int(2/3 of the plain width) (spec section 1).
   int64_t mlp_hidden() const { return gated_mlp ? (2 * dim * mlp_ratio) / 3 : dim * mlp_ratio; }
@@ -317,10 +320,10 @@ struct TokenizerCard {
   TokenizerKind kind = TokenizerKind::kDiVAE;
   std::string modality;  // registry name, e.g. "S1GRD"
   std::string stats_version = "v1";
-  int64_t channels = 0;        // encoder input (= decoder output) channels
-  bool class_input = false;    // inputs are class indices, one-hot encoded to `channels` (LULC)
+  int64_t channels = 0;      // encoder input (= decoder output) channels
+  bool class_input = false;  // inputs are class indices, one-hot encoded to `channels` (LULC)
   std::vector<int> fsq_levels{8, 8, 8, 6, 5};
-  int64_t image_size = 256;    // training size: position tables cover image_size / patch_size
+  int64_t image_size = 256;  // training size: position tables cover image_size / patch_size
   int64_t patch_size = 16;
   VitCoderConfig encoder;
   VitCoderConfig vit_decoder;  // kVQVAE only
@@ -350,9 +353,9 @@ TokenizerCard infer_tokenizer_card(const TensorMap& checkpoint, const std::strin
 
 // One DDIM step, reported to DecodeOptions::on_step.
 struct DiffusionStep {
-  int64_t index = 0;      // 0-based
-  int64_t count = 0;      // steps in this run
-  int64_t timestep = 0;   // t of the model call
+  int64_t index = 0;        // 0-based
+  int64_t count = 0;        // steps in this run
+  int64_t timestep = 0;     // t of the model call
   at::Tensor model_output;  // the UNet's clean-image estimate x0 (before the clamp)
   at::Tensor sample;        // x_{t'} after the step
 };

@@ -40,6 +40,7 @@ ModelCard ModelCard::from_json(const std::string& json_text) {
     c.decoder_modalities = j.value("decoder_modalities", std::vector<std::string>{});
     c.checkpoint_prefix = j.value("checkpoint_prefix", "");
     c.checkpoint = j.value("checkpoint", "");
+    c.tokenizers = j.value("tokenizers", std::map<std::string, std::string>{});
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(std::string("model card: ") + e.what());
   }
@@ -73,10 +74,13 @@ ModelCard ModelCard::from_file(const std::string& path) {
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(path + ": " + e.what());
   }
-  if (!card.checkpoint.empty() && card.checkpoint[0] != '/') {
-    const auto slash = path.find_last_of('/');
-    if (slash != std::string::npos) card.checkpoint = path.substr(0, slash + 1) + card.checkpoint;
-  }
+  const auto slash = path.find_last_of('/');
+  auto resolve = [&](std::string& file) {
+    if (!file.empty() && file[0] != '/' && slash != std::string::npos)
+      file = path.substr(0, slash + 1) + file;
+  };
+  resolve(card.checkpoint);
+  for (auto& [modality, file] : card.tokenizers) resolve(file);
   return card;
 }
 
@@ -99,6 +103,7 @@ std::string ModelCard::to_json() const {
                       {"decoder_modalities", decoder_modalities},
                       {"checkpoint_prefix", checkpoint_prefix}};
   if (!checkpoint.empty()) j["checkpoint"] = checkpoint;
+  if (!tokenizers.empty()) j["tokenizers"] = tokenizers;
   return j.dump(2);
 }
 

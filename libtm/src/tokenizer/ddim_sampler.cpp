@@ -38,8 +38,8 @@ torch::Tensor enforce_zero_terminal_snr(const torch::Tensor& betas) {
 }  // namespace
 
 DdimSampler::DdimSampler(const DiffusionConfig& config) : config_(config) {
-  auto betas = torch::linspace(config.beta_start, config.beta_end, config.train_timesteps,
-                               torch::kFloat32);
+  auto betas =
+      torch::linspace(config.beta_start, config.beta_end, config.train_timesteps, torch::kFloat32);
   if (config.zero_terminal_snr) betas = enforce_zero_terminal_snr(betas);
   alphas_cumprod_ = torch::cumprod(1.0 - betas, 0);
 }
@@ -57,15 +57,16 @@ torch::Tensor DdimSampler::step(const torch::Tensor& model_output, int64_t times
   const auto beta_t = 1 - alpha_t;
   const auto x0 = model_output.to(torch::kFloat32);
   // The noise estimate comes from the unclamped x0, the update uses the clamped one.
-  const auto eps = (x_t - alpha_t.pow(0.5).to(x_t.device()) * x0) / beta_t.pow(0.5).to(x_t.device());
+  const auto eps =
+      (x_t - alpha_t.pow(0.5).to(x_t.device()) * x0) / beta_t.pow(0.5).to(x_t.device());
   const auto x0_used = clamp ? x0.clamp(-1.0, 1.0) : x0;
   // eta = 0: no variance term and no fresh noise.
   const auto direction = (1 - alpha_prev).pow(0.5).to(x_t.device()) * eps;
   return alpha_prev.pow(0.5).to(x_t.device()) * x0_used + direction;
 }
 
-torch::Tensor DdimSampler::sample(const torch::Tensor& noise, int64_t steps, const Denoiser& denoise,
-                                  bool clamp,
+torch::Tensor DdimSampler::sample(const torch::Tensor& noise, int64_t steps,
+                                  const Denoiser& denoise, bool clamp,
                                   const std::function<void(const DiffusionStep&)>& on_step) const {
   const auto schedule = timesteps(steps);
   torch::Tensor x = noise.to(torch::kFloat32);

@@ -13,7 +13,7 @@
 namespace terramind {
 
 struct ImageTokenizer::Impl {
-  Impl(const TokenizerCard& c)
+  explicit Impl(const TokenizerCard& c)
       : card(c), net(c), fsq(c.fsq_levels), sampler(c.diffusion) {}
   TokenizerCard card;
   net::TokenizerNetwork net;
@@ -25,7 +25,8 @@ struct ImageTokenizer::Impl {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string base_name(const std::string& path) {
@@ -40,8 +41,9 @@ TensorMap read_weights(const std::string& path) {
 std::string size_text(int64_t h, int64_t w) { return std::to_string(h) + "x" + std::to_string(w); }
 
 const ChannelStats& stats_of(const TokenizerCard& card) {
-  return ModalityRegistry::instance().get(card.modality).stats(
-      stats_version_from_string(card.stats_version));
+  return ModalityRegistry::instance()
+      .get(card.modality)
+      .stats(stats_version_from_string(card.stats_version));
 }
 
 // Class indices [B, H, W] or [B, 1, H, W] -> one-hot float [B, K, H, W]; values must be whole
@@ -176,7 +178,9 @@ ImageTokenizer::Encoded ImageTokenizer::encode_detailed(const at::Tensor& image)
   const TokenizerCard& c = card();
   const std::string who = "tokenizer " + c.name + " (" + c.modality + ")";
   at::Tensor x = image;
-  const bool class_map = c.class_input && (image.dim() == 3 || (image.dim() == 4 && image.size(1) == 1 && c.channels != 1));
+  const bool class_map =
+      c.class_input &&
+      (image.dim() == 3 || (image.dim() == 4 && image.size(1) == 1 && c.channels != 1));
   if (class_map) {
     x = one_hot_classes(image, c.channels, who);
   } else if (image.dim() != 4 || image.size(1) != c.channels) {
@@ -186,8 +190,8 @@ ImageTokenizer::Encoded ImageTokenizer::encode_detailed(const at::Tensor& image)
   }
   const int64_t H = x.size(2), W = x.size(3), m = c.encode_size_multiple();
   if (H == 0 || W == 0 || H % m != 0 || W % m != 0)
-    throw std::invalid_argument(who + ": image size " + size_text(H, W) +
-                                " is not a multiple of " + std::to_string(m));
+    throw std::invalid_argument(who + ": image size " + size_text(H, W) + " is not a multiple of " +
+                                std::to_string(m));
   torch::NoGradGuard no_grad;
   Encoded out;
   out.features = impl_->net->features(x.to(at::kFloat));
@@ -207,14 +211,16 @@ at::Tensor ImageTokenizer::decode(const at::Tensor& tokens, const DecodeOptions&
   const std::string who = "tokenizer " + c.name + " (" + c.modality + ")";
   at::Tensor grid = tokens;
   if (grid.dim() == 2) {  // [B, h*w] as TerraMind generates them
-    const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(grid.size(1)))));
+    const auto side =
+        static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(grid.size(1)))));
     if (side * side != grid.size(1))
       throw std::invalid_argument(who + ": " + std::to_string(grid.size(1)) +
                                   " tokens per row do not form a square grid; pass [B, h, w]");
     grid = grid.reshape({grid.size(0), side, side});
   }
   if (grid.dim() != 3 || grid.size(1) == 0 || grid.size(2) == 0)
-    throw std::invalid_argument(who + ": tokens must be [B, h, w], got " + c10::str(tokens.sizes()));
+    throw std::invalid_argument(who + ": tokens must be [B, h, w], got " +
+                                c10::str(tokens.sizes()));
   if (!at::isIntegralType(grid.scalar_type(), /*includeBool=*/false))
     throw std::invalid_argument(who + ": tokens must be integers, got " +
                                 std::string(c10::toString(grid.scalar_type())));
@@ -232,10 +238,10 @@ at::Tensor ImageTokenizer::decode(const at::Tensor& tokens, const DecodeOptions&
   const int64_t B = grid.size(0), H = grid.size(1) * c.patch_size, W = grid.size(2) * c.patch_size;
   const int64_t m = c.decode_size_multiple();
   if (H % m != 0 || W % m != 0)
-    throw std::invalid_argument(who + ": diffusion decoding needs image sides that are multiples of " +
-                                std::to_string(m) + " (token grid sides multiples of " +
-                                std::to_string(m / c.patch_size) + "), got " +
-                                size_text(grid.size(1), grid.size(2)) + " tokens");
+    throw std::invalid_argument(
+        who + ": diffusion decoding needs image sides that are multiples of " + std::to_string(m) +
+        " (token grid sides multiples of " + std::to_string(m / c.patch_size) + "), got " +
+        size_text(grid.size(1), grid.size(2)) + " tokens");
   if (options.steps < 1 || options.steps > c.diffusion.train_timesteps)
     throw std::invalid_argument(who + ": diffusion steps must be in [1, " +
                                 std::to_string(c.diffusion.train_timesteps) + "], got " +
@@ -270,7 +276,8 @@ at::Tensor class_raster(const at::Tensor& logits) {
 
 at::Tensor class_probabilities(const at::Tensor& logits) {
   if (logits.dim() != 4)
-    throw std::invalid_argument("class logits must be [B, K, H, W], got " + c10::str(logits.sizes()));
+    throw std::invalid_argument("class logits must be [B, K, H, W], got " +
+                                c10::str(logits.sizes()));
   return at::softmax(logits.to(at::kFloat), 1);
 }
 

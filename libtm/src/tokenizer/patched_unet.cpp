@@ -24,9 +24,9 @@ PatchedUNetImpl::PatchedUNetImpl(int64_t image_channels, int64_t cond_channels,
     return std::find(attention.begin(), attention.end(), ds) != attention.end();
   };
 
-  time_embed = register_module(
-      "time_embed", torch::nn::Sequential(torch::nn::Linear(mc, ted), torch::nn::SiLU(),
-                                          torch::nn::Linear(ted, ted)));
+  time_embed = register_module("time_embed",
+                               torch::nn::Sequential(torch::nn::Linear(mc, ted), torch::nn::SiLU(),
+                                                     torch::nn::Linear(ted, ted)));
 
   // The guided-diffusion construction: widths pushed on a stack by the input blocks are popped
   // by the output blocks as skip connections.
@@ -99,11 +99,13 @@ torch::Tensor PatchedUNetImpl::forward(const torch::Tensor& x_t, int64_t timeste
   const int64_t B = x_t.size(0), C = image_channels_, H = x_t.size(2), W = x_t.size(3);
   const int64_t p = config_.patch_size, nh = H / p, nw = W / p;
   // b c (nh ph) (nw pw) -> b (c ph pw) nh nw
-  auto x = x_t.reshape({B, C, nh, p, nw, p}).permute({0, 1, 3, 5, 2, 4}).reshape({B, C * p * p, nh, nw});
+  auto x =
+      x_t.reshape({B, C, nh, p, nw, p}).permute({0, 1, 3, 5, 2, 4}).reshape({B, C * p * p, nh, nw});
   const auto cond = torch::upsample_nearest2d(codes, std::vector<int64_t>{nh, nw});
   x = torch::cat({x, cond.to(x.scalar_type())}, 1);
 
-  const auto t = torch::full({1}, timestep, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+  const auto t =
+      torch::full({1}, timestep, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
   const auto emb = time_embed->forward(timestep_embedding(t, config_.model_channels));
 
   std::vector<torch::Tensor> skips;

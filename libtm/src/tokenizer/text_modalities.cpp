@@ -36,8 +36,8 @@ std::optional<double> parse_float(const std::string& text) {
 
 std::string format_coordinates(float lon, float lat) {
   char text[96];
-  std::snprintf(text, sizeof text, "lat=%.2f lon=%.2f [EOS]", static_cast<double>(snap_to_grid(lat)),
-                static_cast<double>(snap_to_grid(lon)));
+  std::snprintf(text, sizeof text, "lat=%.2f lon=%.2f [EOS]",
+                static_cast<double>(snap_to_grid(lat)), static_cast<double>(snap_to_grid(lon)));
   return text;
 }
 
@@ -48,7 +48,8 @@ std::vector<int64_t> encode_coordinates(const WordPieceTokenizer& tokenizer, flo
 std::pair<double, double> decode_coordinates(const WordPieceTokenizer& tokenizer,
                                              const std::vector<int64_t>& ids) {
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-  const std::vector<int64_t> first_two(ids.begin(), ids.begin() + std::min<std::size_t>(2, ids.size()));
+  const std::vector<int64_t> first_two(ids.begin(),
+                                       ids.begin() + std::min<std::size_t>(2, ids.size()));
   std::string text;
   try {
     text = tokenizer.decode(first_two, /*skip_special_tokens=*/false);

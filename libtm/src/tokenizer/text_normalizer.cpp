@@ -38,9 +38,8 @@ void append_stripped(char32_t c, std::u32string& out) {
   if (is_nonspacing_mark(c)) return;
   if (c >= 0xAC00 && c <= 0xD7A3) return append_hangul(c, out);
   if (c >= 0x80 && c <= 0xFFFF) {
-    const auto it = std::lower_bound(
-        std::begin(ud::kStripped), std::end(ud::kStripped), c,
-        [](const ud::Stripped& s, char32_t v) { return s.code < v; });
+    const auto it = std::lower_bound(std::begin(ud::kStripped), std::end(ud::kStripped), c,
+                                     [](const ud::Stripped& s, char32_t v) { return s.code < v; });
     if (it != std::end(ud::kStripped) && it->code == c) {
       out.push_back(it->first);
       if (it->second) out.push_back(it->second);
@@ -58,13 +57,19 @@ std::u32string decode_utf8(const std::string& bytes) {
   std::size_t i = 0;
   while (i < bytes.size()) {
     const auto b = static_cast<unsigned char>(bytes[i]);
-    int extra = b < 0x80 ? 0 : (b >> 5) == 0x6 ? 1 : (b >> 4) == 0xE ? 2 : (b >> 3) == 0x1E ? 3 : -1;
+    int extra = b < 0x80           ? 0
+                : (b >> 5) == 0x6  ? 1
+                : (b >> 4) == 0xE  ? 2
+                : (b >> 3) == 0x1E ? 3
+                                   : -1;
     char32_t c = extra == 0 ? b : extra == 1 ? (b & 0x1F) : extra == 2 ? (b & 0x0F) : (b & 0x07);
     bool valid = extra >= 0 && i + extra < bytes.size();
     for (int k = 1; valid && k <= extra; ++k) {
       const auto cont = static_cast<unsigned char>(bytes[i + k]);
-      if ((cont >> 6) != 0x2) valid = false;
-      else c = (c << 6) | (cont & 0x3F);
+      if ((cont >> 6) != 0x2)
+        valid = false;
+      else
+        c = (c << 6) | (cont & 0x3F);
     }
     if (!valid || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
       out.push_back(kReplacement);
@@ -102,8 +107,20 @@ std::string encode_utf8(const std::u32string& text) {
 
 bool is_whitespace(char32_t c) {
   switch (c) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20: case 0x85: case 0xA0:
-    case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x20:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
       return true;
     default:
       return c >= 0x2000 && c <= 0x200A;

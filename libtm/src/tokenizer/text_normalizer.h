@@ -11,13 +11,13 @@ namespace terramind::text {
 std::u32string decode_utf8(const std::string& bytes);
 std::string encode_utf8(const std::u32string& text);
 
-bool is_whitespace(char32_t c);      // \t \n \r and the Unicode White_Space set
-bool is_control(char32_t c);         // general category C* except \t \n \r
-bool is_punctuation(char32_t c);     // ASCII punctuation or Unicode P*
-bool is_chinese_char(char32_t c);    // the CJK blocks BERT pads with spaces
-bool is_alphanumeric(char32_t c);    // word characters for "single word" added tokens
-char32_t to_lower(char32_t c);       // simple lower-case mapping
-char32_t to_upper(char32_t c);       // inverse of to_lower where it is one-to-one
+bool is_whitespace(char32_t c);    // \t \n \r and the Unicode White_Space set
+bool is_control(char32_t c);       // general category C* except \t \n \r
+bool is_punctuation(char32_t c);   // ASCII punctuation or Unicode P*
+bool is_chinese_char(char32_t c);  // the CJK blocks BERT pads with spaces
+bool is_alphanumeric(char32_t c);  // word characters for "single word" added tokens
+char32_t to_lower(char32_t c);     // simple lower-case mapping
+char32_t to_upper(char32_t c);     // inverse of to_lower where it is one-to-one
 
 // clean text (drop NUL, U+FFFD and controls; whitespace -> ' '), space out CJK characters, strip
 // accents (NFD without non-spacing marks), lower-case.

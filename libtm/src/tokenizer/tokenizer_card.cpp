@@ -138,9 +138,9 @@ TokenizerCard TokenizerCard::from_json(const std::string& json_text) {
   } else {
     check_unet(c.unet);
     require(c.diffusion.train_timesteps > 1, "diffusion.train_timesteps must be > 1");
-    require(c.diffusion.default_steps > 0 &&
-                c.diffusion.default_steps <= c.diffusion.train_timesteps,
-            "diffusion.default_steps must be in [1, train_timesteps]");
+    require(
+        c.diffusion.default_steps > 0 && c.diffusion.default_steps <= c.diffusion.train_timesteps,
+        "diffusion.default_steps must be in [1, train_timesteps]");
   }
   const Modality* m = ModalityRegistry::instance().find(c.modality);
   require(m != nullptr, "unknown modality '" + c.modality + "'");

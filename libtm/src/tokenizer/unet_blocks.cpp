@@ -31,15 +31,16 @@ torch::Tensor GroupNorm32Impl::forward(const torch::Tensor& x) {
 ResBlockImpl::ResBlockImpl(int64_t in, int64_t out, int64_t emb_channels, int64_t groups) {
   // Index gaps (SiLU, Dropout at p = 0) keep the reference's Sequential numbering.
   in_layers = register_module(
-      "in_layers", torch::nn::Sequential(GroupNorm32(groups, in), torch::nn::SiLU(), conv3x3(in, out)));
+      "in_layers",
+      torch::nn::Sequential(GroupNorm32(groups, in), torch::nn::SiLU(), conv3x3(in, out)));
   emb_layers = register_module(
       "emb_layers", torch::nn::Sequential(torch::nn::SiLU(), torch::nn::Linear(emb_channels, out)));
-  out_layers = register_module(
-      "out_layers", torch::nn::Sequential(GroupNorm32(groups, out), torch::nn::SiLU(),
-                                          torch::nn::Dropout(0.0), conv3x3(out, out)));
+  out_layers = register_module("out_layers",
+                               torch::nn::Sequential(GroupNorm32(groups, out), torch::nn::SiLU(),
+                                                     torch::nn::Dropout(0.0), conv3x3(out, out)));
   if (in != out)
-    skip_connection = register_module(
-        "skip_connection", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1)));
+    skip_connection =
+        register_module("skip_connection", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1)));
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& emb) {
@@ -56,7 +57,8 @@ AttentionBlockImpl::AttentionBlockImpl(int64_t channels, int64_t heads_, int64_t
     throw std::invalid_argument("attention: " + std::to_string(channels) +
                                 " channels do not split into " + std::to_string(heads) + " heads");
   norm = register_module("norm", GroupNorm32(groups, channels));
-  qkv = register_module("qkv", torch::nn::Conv1d(torch::nn::Conv1dOptions(channels, 3 * channels, 1)));
+  qkv = register_module("qkv",
+                        torch::nn::Conv1d(torch::nn::Conv1dOptions(channels, 3 * channels, 1)));
   proj_out = register_module("proj_out",
                              torch::nn::Conv1d(torch::nn::Conv1dOptions(channels, channels, 1)));
 }
@@ -97,12 +99,18 @@ void UNetStageImpl::add(const std::shared_ptr<torch::nn::Module>& layer) {
 torch::Tensor UNetStageImpl::forward(const torch::Tensor& input, const torch::Tensor& emb) {
   torch::Tensor x = input;
   for (const auto& layer : layers_) {
-    if (auto* res = dynamic_cast<ResBlockImpl*>(layer.get())) x = res->forward(x, emb);
-    else if (auto* attn = dynamic_cast<AttentionBlockImpl*>(layer.get())) x = attn->forward(x);
-    else if (auto* down = dynamic_cast<DownsampleImpl*>(layer.get())) x = down->forward(x);
-    else if (auto* up = dynamic_cast<UpsampleImpl*>(layer.get())) x = up->forward(x);
-    else if (auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(layer.get())) x = conv->forward(x);
-    else throw std::logic_error("UNet stage: unsupported layer " + layer->name());
+    if (auto* res = dynamic_cast<ResBlockImpl*>(layer.get()))
+      x = res->forward(x, emb);
+    else if (auto* attn = dynamic_cast<AttentionBlockImpl*>(layer.get()))
+      x = attn->forward(x);
+    else if (auto* down = dynamic_cast<DownsampleImpl*>(layer.get()))
+      x = down->forward(x);
+    else if (auto* up = dynamic_cast<UpsampleImpl*>(layer.get()))
+      x = up->forward(x);
+    else if (auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(layer.get()))
+      x = conv->forward(x);
+    else
+      throw std::logic_error("UNet stage: unsupported layer " + layer->name());
   }
   return x;
 }

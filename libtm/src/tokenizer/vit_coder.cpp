@@ -22,7 +22,10 @@ torch::nn::LayerNorm layer_norm(int64_t dim, double eps) {
 // The reference's MoCo-v3 table in its stored layout [1, D, g, g] (loaded from checkpoints;
 // computed here only so that an untrained tokenizer has the right values).
 torch::Tensor initial_position_table(int64_t grid, int64_t dim) {
-  return sincos_2d_table(grid, dim).reshape({1, grid, grid, dim}).permute({0, 3, 1, 2}).contiguous();
+  return sincos_2d_table(grid, dim)
+      .reshape({1, grid, grid, dim})
+      .permute({0, 3, 1, 2})
+      .contiguous();
 }
 
 }  // namespace
@@ -75,7 +78,8 @@ VitEncoderImpl::VitEncoderImpl(int64_t in_channels, const VitCoderConfig& config
   pos_emb = register_parameter("pos_emb", initial_position_table(image_size / patch, config.dim),
                                /*requires_grad=*/false);
   proj = register_module(
-      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, config.dim, patch).stride(patch)));
+      "proj",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, config.dim, patch).stride(patch)));
 }
 
 torch::Tensor VitEncoderImpl::forward(const torch::Tensor& image) {
@@ -85,8 +89,8 @@ torch::Tensor VitEncoderImpl::forward(const torch::Tensor& image) {
   return x.transpose(1, 2).reshape({x.size(0), x.size(2), gh, gw});
 }
 
-VitDecoderImpl::VitDecoderImpl(int64_t out_channels_, const VitCoderConfig& config,
-                               int64_t patch_, int64_t image_size)
+VitDecoderImpl::VitDecoderImpl(int64_t out_channels_, const VitCoderConfig& config, int64_t patch_,
+                               int64_t image_size)
     : VitStackImpl(config), out_channels(out_channels_), patch(patch_) {
   pos_emb = register_parameter("pos_emb", initial_position_table(image_size / patch, config.dim),
                                /*requires_grad=*/false);

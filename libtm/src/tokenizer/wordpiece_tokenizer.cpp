@@ -128,8 +128,7 @@ bool first_is_word_char(const std::string& text, std::size_t start) {
 
 }  // namespace
 
-WordPieceTokenizer::WordPieceTokenizer(std::shared_ptr<const Impl> impl)
-    : impl_(std::move(impl)) {}
+WordPieceTokenizer::WordPieceTokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
 WordPieceTokenizer WordPieceTokenizer::from_file(const std::string& path) {
   std::ifstream in(path);
@@ -161,7 +160,8 @@ WordPieceTokenizer WordPieceTokenizer::from_json(const std::string& json_text) {
     impl->unk = model.value("unk_token", impl->unk);
     impl->prefix = model.value("continuing_subword_prefix", impl->prefix);
     impl->max_chars = model.value("max_input_chars_per_word", impl->max_chars);
-    for (const auto& [token, id] : model.at("vocab").items()) impl->vocab[token] = id.get<int64_t>();
+    for (const auto& [token, id] : model.at("vocab").items())
+      impl->vocab[token] = id.get<int64_t>();
     for (const auto& t : j.value("added_tokens", json::array())) {
       Impl::AddedToken a;
       a.id = t.at("id").get<int64_t>();
@@ -177,7 +177,8 @@ WordPieceTokenizer WordPieceTokenizer::from_json(const std::string& json_text) {
     throw std::invalid_argument(std::string("text tokenizer: ") + e.what());
   }
   if (!impl->vocab.count(impl->unk))
-    throw std::invalid_argument("text tokenizer: unknown token " + impl->unk + " not in vocabulary");
+    throw std::invalid_argument("text tokenizer: unknown token " + impl->unk +
+                                " not in vocabulary");
   int64_t size = 0;
   for (const auto& [token, id] : impl->vocab) {
     if (id < 0) throw std::invalid_argument("text tokenizer: negative id for '" + token + "'");
@@ -194,7 +195,9 @@ WordPieceTokenizer WordPieceTokenizer::from_json(const std::string& json_text) {
   return WordPieceTokenizer(impl);
 }
 
-int64_t WordPieceTokenizer::vocab_size() const { return static_cast<int64_t>(impl_->tokens.size()); }
+int64_t WordPieceTokenizer::vocab_size() const {
+  return static_cast<int64_t>(impl_->tokens.size());
+}
 
 int64_t WordPieceTokenizer::token_to_id(const std::string& token) const {
   const auto it = impl_->vocab.find(token);
@@ -221,9 +224,9 @@ std::vector<int64_t> WordPieceTokenizer::encode(const std::string& text) const {
     }
     const Impl::AddedToken& token = impl.added[static_cast<std::size_t>(index)];
     // A discarded match is skipped as a whole, like the reference's non-overlapping search.
-    const bool alone = !token.single_word ||
-                       ((pos == 0 || !last_is_word_char(text, pos)) &&
-                        (end == text.size() || !first_is_word_char(text, end)));
+    const bool alone =
+        !token.single_word || ((pos == 0 || !last_is_word_char(text, pos)) &&
+                               (end == text.size() || !first_is_word_char(text, end)));
     if (alone) {
       impl.encode_plain(text.substr(plain_start, pos - plain_start), ids);
       ids.push_back(token.id);
@@ -237,10 +240,10 @@ std::vector<int64_t> WordPieceTokenizer::encode(const std::string& text) const {
 
 std::string WordPieceTokenizer::decode(const std::vector<int64_t>& ids,
                                        bool skip_special_tokens) const {
-  static const char* const kCleanup[][2] = {
-      {" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},         {" ' ", "'"},
-      {" n't", "n't"}, {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"},
-      {" 're", "'re"}};
+  static const char* const kCleanup[][2] = {{" .", "."},     {" ?", "?"},           {" !", "!"},
+                                            {" ,", ","},     {" ' ", "'"},          {" n't", "n't"},
+                                            {" 'm", "'m"},   {" do not", " don't"}, {" 's", "'s"},
+                                            {" 've", "'ve"}, {" 're", "'re"}};
   std::string out;
   bool first = true;
   for (int64_t id : ids) {
@@ -256,7 +259,8 @@ std::string WordPieceTokenizer::decode(const std::vector<int64_t>& ids,
     if (impl_->cleanup)
       for (const auto& [from, to] : kCleanup) {
         const std::string f = from, t = to;
-        for (std::size_t at = token.find(f); at != std::string::npos; at = token.find(f, at + t.size()))
+        for (std::size_t at = token.find(f); at != std::string::npos;
+             at = token.find(f, at + t.size()))
           token.replace(at, f.size(), t);
       }
     out += token;

@@ -199,6 +199,9 @@ class AtomicRasterWriter {
 
 // GDAL helpers that keep GDAL out of callers.
 bool is_known_raster_type(const std::string& gdal_type_name);
+// For code running inside a GDAL host (the GDAL driver plugin): the host has registered the
+// drivers it wants, so the library must not call GDALAllRegister() and re-add skipped ones.
+void use_host_gdal_drivers();
 // WKT2 of a CRS given as "EPSG:32632", PROJ string or WKT; throws RasterError if unknown.
 std::string crs_to_wkt(const std::string& definition);
 // Short human name of a CRS, e.g. "WGS 84 / UTM zone 32N (EPSG:32632)".
@@ -402,6 +405,13 @@ class WindowModel {
   // Called from one thread at a time; may use threads of its own.
   virtual void infer(const InputBatch& inputs, OutputBatch& outputs) = 0;
 };
+
+// Fills the invalid pixels of one input window and standardises it exactly as generate_scene does
+// before infer(): writes values [channel][row][col] and validity [row][col] into one batch slot.
+// Public for engines that generate windows on demand (the GDAL plugin) and must match tm_generate.
+void prepare_window(const WindowData& data, const Modality& modality,
+                    std::optional<StatsVersion> standardise, float* values_out,
+                    std::uint8_t* valid_out);
 
 // ---------------------------------------------------------------------------------------------
 // The streaming pipeline.

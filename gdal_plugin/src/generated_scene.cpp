@@ -1,0 +1,332 @@
+// On-demand generation: the windows covering a block, from the cache or the model, blended with
+// generate_scene's weights and arithmetic.
+#include "generated_scene.h"
+
+#include <cpl_vsi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+
+namespace terramind::gdal_plugin {
+namespace {
+
+// Blocks narrower than this would make GDAL's per-block overhead dominate.
+constexpr int kMinBlockSize = 64;
+
+// Size and modification time, so a rewritten input never serves stale cached windows.
+std::string file_stamp(const std::string& path) {
+  VSIStatBufL st{};
+  if (VSIStatL(path.c_str(), &st) != 0) return "?";
+  return std::to_string(st.st_size) + "@" + std::to_string(static_cast<long long>(st.st_mtime));
+}
+
+std::string scene_key(const GenerationSettings& s, const std::string& runtime_path) {
+  std::string key = runtime_path + '\n' + runtime_settings_json(s) + '\n' + s.targets.at(0);
+  for (const SceneInput& input : s.inputs)
+    key += '\n' + input.modality + '=' + input.path + '#' + file_stamp(input.path);
+  key += '\n' + std::to_string(s.window_size) + '/' + std::to_string(s.overlap) + '/' +
+         to_string(s.weighting) + '/' + to_string(s.edge) + '/' + std::to_string(s.overview_levels);
+  return key;
+}
+
+struct SceneTable {
+  std::mutex mutex;
+  std::map<std::string, std::weak_ptr<GeneratedScene>> scenes;
+};
+
+SceneTable& scene_table() {
+  static auto* table = new SceneTable();  // leaked: scenes own models (see shared_model.cpp)
+  return *table;
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// Grid rows (or columns) whose windows reach into [begin, begin + length).
+std::vector<int> covering(const std::vector<int>& origins, int window, int begin, int length) {
+  std::vector<int> out;
+  for (int i = 0; i < static_cast<int>(origins.size()); ++i)
+    if (origins[i] < begin + length && origins[i] + window > begin) out.push_back(i);
+  return out;
+}
+
+}  // namespace
+
+// One window read and prepared for the model, waiting for its batch.
+struct GeneratedScene::PreparedWindow {
+  std::size_t slot;  // index in fetch()'s output
+  WindowKey key;
+  PixelWindow window;
+  std::vector<std::vector<float>> values;         // per input: [channel][row][col]
+  std::vector<std::vector<std::uint8_t>> valids;  // per input: [row][col]
+  std::vector<std::uint8_t> valid;                // any input holds data
+};
+
+void validate_target_spec(const TargetSpec& spec) {
+  const std::string& target = spec.name;
+  if (spec.channels <= 0)
+    throw std::invalid_argument("model target " + target + " declares no channels");
+  if (spec.is_classes) {
+    if (!spec.classes.empty() && static_cast<int>(spec.classes.size()) != spec.channels)
+      throw std::invalid_argument("model target " + target + " has " +
+                                  std::to_string(spec.channels) + " class channels but " +
+                                  std::to_string(spec.classes.size()) + " class descriptions");
+    for (const auto& c : spec.classes)
+      if (c.index < 0 || c.index > 255)
+        throw std::invalid_argument("class index " + std::to_string(c.index) + " of " + target +
+                                    " does not fit a Byte raster");
+    if (spec.channels > 256 && spec.classes.empty())
+      throw std::invalid_argument(target + " has more classes than a Byte raster holds");
+    if (spec.nodata < 0 || spec.nodata > 255 || spec.nodata != std::floor(spec.nodata))
+      throw std::invalid_argument("class nodata of " + target + " must be an integer 0..255");
+  } else if (!is_known_raster_type(spec.data_type)) {
+    throw std::invalid_argument("model target " + target + " has unknown data type " +
+                                spec.data_type);
+  }
+}
+
+std::vector<int> overview_factors(int width, int height, int window_size, int levels) {
+  auto largest_side = [&](int factor) {
+    return std::max((width + factor - 1) / factor, (height + factor - 1) / factor);
+  };
+  std::vector<int> factors;
+  int factor = 1;
+  if (levels < 0) {
+    while (largest_side(factor) > window_size && factor < (1 << 20)) factors.push_back(factor *= 2);
+  } else {
+    for (int i = 0; i < levels && largest_side(factor) > 1; ++i) factors.push_back(factor *= 2);
+  }
+  return factors;
+}
+
+std::shared_ptr<GeneratedScene> GeneratedScene::acquire(const GenerationSettings& settings,
+                                                        const RasterInfo& source) {
+  std::shared_ptr<SharedModel> model = acquire_model(settings);
+  const std::string key = scene_key(settings, model->runtime_path());
+  SceneTable& table = scene_table();
+  std::lock_guard<std::mutex> lock(table.mutex);
+  std::shared_ptr<GeneratedScene> scene = table.scenes[key].lock();
+  if (!scene) {
+    scene = std::make_shared<GeneratedScene>(settings, source, std::move(model));
+    table.scenes[key] = scene;
+  }
+  scene->cache_.reserve(static_cast<std::size_t>(settings.cache_mb) << 20);
+  return scene;
+}
+
+GeneratedScene::GeneratedScene(const GenerationSettings& settings, const RasterInfo& source,
+                               std::shared_ptr<SharedModel> model)
+    : settings_(settings),
+      model_(std::move(model)),
+      block_size_(settings.window_size - settings.overlap),
+      cache_(static_cast<std::size_t>(settings.cache_mb) << 20) {
+  const std::string& target = settings_.targets.at(0);
+  model_->locked([&](WindowModel& m) {
+    const std::vector<std::string> offered = m.targets();
+    if (std::find(offered.begin(), offered.end(), target) == offered.end())
+      throw std::invalid_argument("the model cannot generate " + target + " (it offers " +
+                                  join(offered) + ")");
+    for (const SceneInput& input : settings_.inputs)
+      if (!m.accepts_input(input.modality))
+        throw std::invalid_argument("the model does not take " + input.modality + " as input (" +
+                                    input.path + ")");
+    standardise_ = m.input_standardisation();
+    const int multiple = std::max(1, m.window_size_multiple());
+    if (settings_.window_size % multiple != 0)
+      throw std::invalid_argument("window " + std::to_string(settings_.window_size) +
+                                  " is not a multiple of " + std::to_string(multiple) +
+                                  ", which the model needs");
+    spec_ = m.spec(target);
+  });
+  if (spec_.name.empty()) spec_.name = target;
+  validate_target_spec(spec_);
+  if (standardise_)
+    for (const SceneInput& input : settings_.inputs) {
+      const Modality& modality = ModalityRegistry::instance().get(input.modality);
+      const bool has = *standardise_ == StatsVersion::kV1 ? modality.stats_v1.has_value()
+                                                          : modality.stats_v01.has_value();
+      if (!has)
+        throw std::invalid_argument("the model wants inputs standardised with " +
+                                    std::string(to_string(*standardise_)) + " statistics, which " +
+                                    modality.name + " does not have");
+    }
+
+  const int w = source.width, h = source.height, size = settings_.window_size;
+  std::vector<int> factors = overview_factors(w, h, size, settings_.overview_levels);
+  factors.insert(factors.begin(), 1);
+  for (const int f : factors) {
+    const WindowGrid grid((w + f - 1) / f, (h + f - 1) / f, size, settings_.overlap);
+    levels_.push_back({f, grid, BlendWeights(grid, settings_.weighting)});
+  }
+  while (block_size_ < kMinBlockSize) block_size_ += settings_.window_size - settings_.overlap;
+  generated_ = std::make_unique<std::atomic<std::size_t>[]>(levels_.size());
+  for (std::size_t i = 0; i < levels_.size(); ++i) generated_[i] = 0;
+}
+
+BlendedBlock GeneratedScene::blend(int level_index, const PixelWindow& area,
+                                   const LevelInputs& inputs) {
+  const DetailLevel& level = levels_.at(level_index);
+  const WindowGrid& grid = level.grid;
+  const int size = grid.window_size();
+  std::vector<Cell> cells;  // row-major, the order BlendAccumulator adds windows in
+  for (const int r : covering(grid.row_origins(), size, area.y, area.height))
+    for (const int c : covering(grid.col_origins(), size, area.x, area.width))
+      cells.push_back({r, c});
+  const auto windows = fetch(level_index, cells, inputs);
+
+  const int channels = spec_.channels;
+  const std::size_t plane = static_cast<std::size_t>(area.width) * area.height;
+  const std::size_t window_plane = static_cast<std::size_t>(size) * size;
+  std::vector<double> sums(plane * channels, 0.0), weights(plane, 0.0);
+  for (std::size_t k = 0; k < cells.size(); ++k) {
+    const GeneratedWindow& window = *windows[k];
+    if (window.skipped) continue;
+    const PixelWindow fp = grid.footprint(cells[k].row, cells[k].col);
+    const int x0 = std::max(fp.x, area.x), x1 = std::min(fp.x + fp.width, area.x + area.width);
+    const int y0 = std::max(fp.y, area.y), y1 = std::min(fp.y + fp.height, area.y + area.height);
+    const std::vector<float>& wy = level.weights.row_weights(cells[k].row);
+    const std::vector<float>& wx = level.weights.col_weights(cells[k].col);
+    for (int y = y0; y < y1; ++y) {
+      const int r = y - fp.y;
+      for (int x = x0; x < x1; ++x) {
+        const int c = x - fp.x;
+        const std::size_t pixel = static_cast<std::size_t>(r) * size + c;
+        if (!window.valid[pixel]) continue;
+        // The same double arithmetic as BlendAccumulator::add, in the same window order.
+        const double w = static_cast<double>(wy[r]) * wx[c];
+        const std::size_t p = static_cast<std::size_t>(y - area.y) * area.width + (x - area.x);
+        weights[p] += w;
+        for (int ch = 0; ch < channels; ++ch)
+          sums[ch * plane + p] += w * window.values[ch * window_plane + pixel];
+      }
+    }
+  }
+
+  BlendedBlock out;
+  out.area = area;
+  out.channels = channels;
+  out.values.assign(plane * channels, std::numeric_limits<float>::quiet_NaN());
+  out.valid.assign(plane, 0);
+  for (std::size_t p = 0; p < plane; ++p) {
+    if (weights[p] <= 0.0) continue;
+    out.valid[p] = 1;
+    for (int ch = 0; ch < channels; ++ch)
+      out.values[ch * plane + p] = static_cast<float>(sums[ch * plane + p] / weights[p]);
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<const GeneratedWindow>> GeneratedScene::fetch(
+    int level, const std::vector<Cell>& cells, const LevelInputs& inputs) {
+  const WindowGrid& grid = levels_.at(level).grid;
+  const std::size_t plane = static_cast<std::size_t>(grid.window_size()) * grid.window_size();
+  std::vector<std::shared_ptr<const GeneratedWindow>> out(cells.size());
+  std::vector<PreparedWindow> pending;
+  std::vector<WindowData> reads(inputs.size());
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const WindowKey key{level, cells[i].row, cells[i].col};
+    if ((out[i] = cache_.find(key))) continue;
+    // Read and prepare exactly as generate_scene's read stage does.
+    const PixelWindow window = grid.window(cells[i].row, cells[i].col);
+    bool any_valid = false;
+    for (std::size_t j = 0; j < inputs.size(); ++j) {
+      reads[j] = inputs[j].reader.read(window, settings_.edge, 0.0f);
+      any_valid = any_valid || reads[j].valid_count() > 0;
+    }
+    if (!any_valid) {  // nothing to generate from: the window adds nothing
+      auto skipped = std::make_shared<GeneratedWindow>();
+      skipped->skipped = true;
+      cache_.insert(key, skipped);
+      out[i] = std::move(skipped);
+      ++skipped_;
+      continue;
+    }
+    PreparedWindow prepared{i, key, window, {}, {}, std::vector<std::uint8_t>(plane, 0)};
+    for (std::size_t j = 0; j < inputs.size(); ++j) {
+      prepared.values.emplace_back(static_cast<std::size_t>(inputs[j].modality->channels()) *
+                                   plane);
+      prepared.valids.emplace_back(plane);
+      prepare_window(reads[j], *inputs[j].modality, standardise_, prepared.values[j].data(),
+                     prepared.valids[j].data());
+      for (std::size_t p = 0; p < plane; ++p) prepared.valid[p] |= reads[j].valid[p];
+    }
+    pending.push_back(std::move(prepared));
+    if (pending.size() == static_cast<std::size_t>(settings_.batch_size)) {
+      generate(level, pending, out);
+      pending.clear();
+    }
+  }
+  if (!pending.empty()) generate(level, pending, out);
+  return out;
+}
+
+void GeneratedScene::generate(int level, std::vector<PreparedWindow>& pending,
+                              std::vector<std::shared_ptr<const GeneratedWindow>>& out) {
+  const int size = levels_.at(level).grid.window_size();
+  const std::size_t plane = static_cast<std::size_t>(size) * size;
+  model_->locked([&](WindowModel& model) {
+    // Another dataset may have generated some of them while this one was reading.
+    std::vector<PreparedWindow*> todo;
+    for (PreparedWindow& p : pending)
+      if (!(out[p.slot] = cache_.find(p.key))) todo.push_back(&p);
+    if (todo.empty()) return;
+
+    InputBatch batch;
+    batch.count = static_cast<int>(todo.size());
+    batch.window_size = size;
+    for (const PreparedWindow* p : todo) batch.windows.push_back(p->window);
+    batch.inputs.resize(settings_.inputs.size());
+    for (std::size_t j = 0; j < batch.inputs.size(); ++j) {
+      InputTensor& tensor = batch.inputs[j];
+      tensor.modality = settings_.inputs[j].modality;
+      tensor.channels = static_cast<int>(todo.front()->values[j].size() / plane);
+      for (const PreparedWindow* p : todo) {
+        tensor.values.insert(tensor.values.end(), p->values[j].begin(), p->values[j].end());
+        tensor.valid.insert(tensor.valid.end(), p->valids[j].begin(), p->valids[j].end());
+      }
+    }
+    OutputBatch outputs;
+    outputs.targets.resize(1);
+    OutputTensor& tensor = outputs.targets.front();
+    tensor.target = spec_.name;
+    tensor.channels = spec_.channels;
+    const std::size_t per_window = static_cast<std::size_t>(spec_.channels) * plane;
+    tensor.values.assign(todo.size() * per_window, 0.0f);
+
+    model.infer(batch, outputs);
+    ++model_calls_;
+    if (outputs.targets.size() != 1 ||
+        outputs.targets.front().values.size() != todo.size() * per_window)
+      throw std::logic_error("the model resized its output for " + spec_.name);
+
+    const std::vector<float>& values = outputs.targets.front().values;
+    for (std::size_t k = 0; k < todo.size(); ++k) {
+      auto window = std::make_shared<GeneratedWindow>();
+      window->values.assign(values.begin() + k * per_window, values.begin() + (k + 1) * per_window);
+      window->valid = std::move(todo[k]->valid);
+      cache_.insert(todo[k]->key, window);
+      out[todo[k]->slot] = std::move(window);
+    }
+    generated_[level] += todo.size();
+  });
+}
+
+SceneStatistics GeneratedScene::statistics() const {
+  SceneStatistics s;
+  for (std::size_t i = 0; i < levels_.size(); ++i) s.generated_per_level.push_back(generated_[i]);
+  s.skipped = skipped_;
+  s.model_calls = model_calls_;
+  s.cache_hits = cache_.hits();
+  s.cache_entries = cache_.entries();
+  s.cache_bytes = cache_.bytes();
+  return s;
+}
+
+}  // namespace terramind::gdal_plugin

@@ -1,0 +1,25 @@
+// The input scenes of one TM dataset at one level of detail: as they are for full resolution,
+// averaged down for an overview. Each dataset opens its own (GDAL handles are per thread).
+#pragma once
+
+#include <vector>
+
+#include "generation_settings.h"
+
+namespace terramind::gdal_plugin {
+
+struct LevelInput {
+  const Modality* modality;
+  SceneReader reader;
+};
+using LevelInputs = std::vector<LevelInput>;
+
+// Opens every input and checks it as generate_scene does: it exists, fits its modality, and all
+// share one grid. Throws RasterError or std::invalid_argument naming the file.
+LevelInputs open_inputs(const GenerationSettings& settings);
+
+// The inputs resampled to width x height (the same extent), through in-memory VRTs: average for
+// measurements, mode for class maps. For overviews.
+LevelInputs open_downsampled_inputs(const GenerationSettings& settings, int width, int height);
+
+}  // namespace terramind::gdal_plugin

@@ -1,0 +1,24 @@
+// Loading the model runtime (tm_runtime_api.h) on the first Open, never at registration.
+#pragma once
+
+#include <string>
+
+#include "tm_runtime_api.h"
+
+namespace terramind::gdal_plugin {
+
+struct RuntimeLibrary {
+  std::string path;
+  const TmRuntimeApi* api = nullptr;
+};
+
+// The runtime library to load: the TM_RUNTIME configuration option (or environment variable) when
+// set, else libtm_runtime.so in the folder of the plugin itself.
+std::string runtime_library_path();
+
+// Loads the runtime at runtime_library_path() once per process (it stays loaded: LibTorch does not
+// survive being unloaded) and checks its API version and ABI. Throws std::runtime_error naming the
+// file and the problem.
+const RuntimeLibrary& load_runtime();
+
+}  // namespace terramind::gdal_plugin

@@ -1,0 +1,60 @@
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+#include "tm/runtime.h"
+
+namespace terramind {
+namespace {
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+RuntimeSettings runtime_settings_from_json(const std::string& json_text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("runtime settings are not valid JSON: ") + e.what());
+  }
+  RuntimeSettings s;
+  try {
+    s.model = j.value("model", "");
+    s.diffusion_steps = j.value("steps", s.diffusion_steps);
+    s.seed = j.value("seed", s.seed);
+    s.device = j.value("device", s.device);
+    s.threads = j.value("threads", s.threads);
+    const nlohmann::json options = j.value("options", nlohmann::json::object());
+    for (const auto& [key, value] : options.items()) {
+      const std::string v = value.is_string() ? value.get<std::string>() : value.dump();
+      if (key == "temperature") s.temperature = std::stod(v);
+      else if (key == "top_p") s.top_p = std::stod(v);
+      else if (key == "top_k") s.top_k = std::stoll(v);
+      else if (key == "decoding_steps") s.decoding_steps = std::stoll(v);
+      else if (key == "head_dim") s.head_dim = std::stoll(v);
+      else if (key == "clamp") s.clamp = v == "true" || v == "1" || v == "yes";
+      else if (key == "targets") s.targets = split_list(v);
+      else
+        throw std::invalid_argument("unknown runtime option '" + key +
+                                    "' (temperature, top_p, top_k, decoding_steps, head_dim, "
+                                    "clamp, targets)");
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("runtime settings: ") + e.what());
+  } catch (const std::logic_error& e) {  // stod/stoll
+    if (dynamic_cast<const std::invalid_argument*>(&e) &&
+        std::string(e.what()).rfind("unknown runtime option", 0) == 0)
+      throw;
+    throw std::invalid_argument(std::string("runtime settings: bad number: ") + e.what());
+  }
+  return s;
+}
+
+}  // namespace terramind

@@ -1,0 +1,196 @@
+// TerraMindWindowModel: inputs -> tokens (TerraMindModel::generate) -> tokenizer decode.
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+
+#include <map>
+#include <stdexcept>
+
+#include "tm/model.h"
+#include "tm/registry.h"
+#include "tm/runtime.h"
+
+namespace terramind {
+namespace {
+
+uint64_t mix(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// A window's own seed: results depend on the user's seed and the window's position only, not
+// on batch composition or order.
+int64_t window_seed(int64_t seed, const PixelWindow& w) {
+  const uint64_t position = (static_cast<uint64_t>(static_cast<uint32_t>(w.x)) << 32) |
+                            static_cast<uint32_t>(w.y);
+  return static_cast<int64_t>(mix(static_cast<uint64_t>(seed) ^ mix(position)) >> 1);
+}
+
+class TerraMindWindowModel : public WindowModel {
+ public:
+  TerraMindWindowModel(RuntimeSettings settings, TerraMindModel model,
+                       std::map<std::string, ImageTokenizer> tokenizers,
+                       std::vector<std::string> targets)
+      : settings_(std::move(settings)),
+        model_(std::move(model)),
+        tokenizers_(std::move(tokenizers)),
+        targets_(std::move(targets)) {}
+
+  std::vector<std::string> targets() const override { return targets_; }
+
+  TargetSpec spec(const std::string& target) const override {
+    const Modality& m = ModalityRegistry::instance().get(target);
+    TargetSpec spec;
+    spec.name = m.name;
+    if (m.name == "LULC") {
+      spec.is_classes = true;
+      spec.classes = ModalityRegistry::instance().lulc_classes();
+      spec.channels = static_cast<int>(spec.classes.size());
+      spec.data_type = "Byte";
+      spec.nodata = 0;  // class 0 is "No data"
+      spec.band_descriptions = {"LULC"};
+      return spec;
+    }
+    spec.channels = m.channels();
+    spec.data_type = m.output_type.empty() ? "Float32" : m.output_type;
+    spec.nodata = spec.data_type == "UInt16" ? 0.0 : -9999.0;
+    for (const auto& b : m.bands) spec.band_descriptions.push_back(b.name);
+    return spec;
+  }
+
+  bool accepts_input(const std::string& modality) const override {
+    try {
+      const std::string key = model_.input_key(modality);
+      // Token inputs (LULC, NDVI) need their tokenizer to become tokens.
+      return key.rfind("untok_", 0) == 0 || tokenizers_.count(ModalityRegistry::instance().get(modality).name);
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  int window_size_multiple() const override {
+    for (const auto& [name, tokenizer] : tokenizers_)
+      if (tokenizer.is_diffusion()) return static_cast<int>(tokenizer.card().decode_size_multiple());
+    return static_cast<int>(model_.card().patch_size);
+  }
+
+  void infer(const InputBatch& batch, OutputBatch& outputs) override {
+    torch::NoGradGuard no_grad;
+    const int64_t n = batch.count, size = batch.window_size;
+    ModalityInputs inputs;
+    for (const auto& input : batch.inputs) {
+      auto values = torch::from_blob(const_cast<float*>(input.values.data()),
+                                     {n, input.channels, size, size}, torch::kFloat32);
+      const Modality& m = ModalityRegistry::instance().get(input.modality);
+      if (model_.input_key(m.name).rfind("untok_", 0) == 0) {
+        inputs.emplace_back(m.name, values);
+      } else {  // tokenized input: raster -> tokens with its tokenizer
+        const ImageTokenizer& tokenizer = tokenizers_.at(m.name);
+        const auto prepared = tokenizer.card().class_input ? values.squeeze(1).round().to(torch::kLong)
+                                                           : tokenizer.standardize(values);
+        inputs.emplace_back(m.name, tokenizer.encode(prepared));
+      }
+    }
+    // With sampling, every window gets its own seed, hence its own generate call; greedy
+    // decoding is independent of the batch and runs batched.
+    const bool per_window = settings_.temperature >= 1e-10;
+    for (int64_t w0 = 0; w0 < n; w0 += per_window ? 1 : n) {
+      const int64_t count = per_window ? 1 : n;
+      ModalityInputs slice;
+      for (const auto& [name, value] : inputs) slice.emplace_back(name, value.narrow(0, w0, count));
+      GenerationOptions options;
+      options.decoding_steps = settings_.decoding_steps;
+      options.temperature = settings_.temperature;
+      options.top_p = settings_.top_p;
+      options.top_k = settings_.top_k;
+      options.seed = window_seed(settings_.seed, batch.windows[w0]);
+      std::vector<std::string> keys;
+      for (const auto& t : outputs.targets) keys.push_back(t.target);
+      const auto tokens = model_.generate(slice, keys, options);
+      for (auto& out : outputs.targets) {
+        const auto& ids = tokens.at(model_.output_key(out.target));
+        const int64_t grid = size / model_.card().patch_size;
+        const auto decoded = decode(out.target, ids.reshape({count, grid, grid}), batch, w0, count);
+        const auto flat = decoded.contiguous();
+        std::memcpy(out.values.data() + w0 * out.channels * size * size, flat.data_ptr<float>(),
+                    sizeof(float) * flat.numel());
+      }
+    }
+  }
+
+ private:
+  // Tokens [count, g, g] -> physical values or class probabilities [count, C, size, size].
+  torch::Tensor decode(const std::string& target, const torch::Tensor& tokens,
+                       const InputBatch& batch, int64_t w0, int64_t count) const {
+    const ImageTokenizer& tokenizer = tokenizers_.at(target);
+    if (!tokenizer.is_diffusion()) return tokenizer.decode(tokens).softmax(1);
+    DecodeOptions options;
+    options.steps = settings_.diffusion_steps;
+    options.clamp = settings_.clamp;
+    const int64_t size = tokens.size(1) * 16;
+    std::vector<torch::Tensor> noise;
+    for (int64_t i = 0; i < count; ++i) {
+      auto generator = at::make_generator<at::CPUGeneratorImpl>(
+          static_cast<uint64_t>(window_seed(settings_.seed + 1, batch.windows[w0 + i])));
+      noise.push_back(torch::randn({1, tokenizer.card().channels, size, size}, generator));
+    }
+    options.noise = torch::cat(noise, 0);
+    return tokenizer.destandardize(tokenizer.decode(tokens, options));
+  }
+
+  RuntimeSettings settings_;
+  TerraMindModel model_;
+  std::map<std::string, ImageTokenizer> tokenizers_;
+  std::vector<std::string> targets_;
+};
+
+}  // namespace
+
+std::unique_ptr<WindowModel> open_terramind_window_model(const RuntimeSettings& settings) {
+  if (settings.model.empty()) throw std::invalid_argument("no model given");
+  if (settings.device != "cpu") {
+    throw std::invalid_argument(
+        "device '" + settings.device + "' was asked for, but " +
+        (torch::cuda::is_available() ? "tm's model runtime runs on the CPU only in this version"
+                                     : "this LibTorch build has no CUDA support") +
+        "; use --device cpu");
+  }
+  if (settings.threads > 0) at::set_num_threads(settings.threads);
+  TerraMindModel model = TerraMindModel::open(settings.model, settings.head_dim);
+  const ModelCard& card = model.card();
+  const auto& registry = ModalityRegistry::instance();
+
+  std::vector<std::string> targets = settings.targets;
+  if (targets.empty())  // every image output with a tokenizer
+    for (const auto& key : card.decoder_modalities) {
+      const Modality* m = registry.find_by_key(key);
+      if (m && m->is_image() && card.tokenizers.count(m->name)) targets.push_back(m->name);
+    }
+  std::map<std::string, ImageTokenizer> tokenizers;
+  auto load_tokenizer = [&](const std::string& name) {
+    const auto it = card.tokenizers.find(name);
+    if (it == card.tokenizers.end())
+      throw std::invalid_argument("model card '" + card.name + "' names no tokenizer for " + name +
+                                  " (add it under \"tokenizers\")");
+    tokenizers.emplace(name, ImageTokenizer::open(it->second, name, settings.head_dim));
+  };
+  for (auto& t : targets) {
+    const Modality& m = registry.get(t);
+    t = m.name;
+    (void)model.output_key(m.name);  // throws "cannot generate X" when the model lacks it
+    if (!m.is_image()) throw std::invalid_argument(m.name + " is not a raster target");
+    load_tokenizer(m.name);
+  }
+  // Tokenized inputs the model accepts (LULC, NDVI) get their tokenizers when the card has them.
+  for (const auto& key : card.encoder_modalities) {
+    const Modality* m = registry.find_by_key(key);
+    if (m && key.rfind("tok_", 0) == 0 && !tokenizers.count(m->name) && card.tokenizers.count(m->name))
+      load_tokenizer(m->name);
+  }
+  if (targets.empty()) throw std::invalid_argument("the model offers no raster target");
+  return std::make_unique<TerraMindWindowModel>(settings, std::move(model), std::move(tokenizers),
+                                                std::move(targets));
+}
+
+}  // namespace terramind

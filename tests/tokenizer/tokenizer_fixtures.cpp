@@ -1,0 +1,95 @@
+#include "tokenizer_fixtures.h"
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "test_paths.h"
+
+namespace terramind::testing {
+
+std::string fixture_path(const std::string& file) { return fixtures_dir() + "/" + file; }
+
+const TensorMap& fixture_tensors(const std::string& name) {
+  static std::map<std::string, TensorMap> cache;
+  auto it = cache.find(name);
+  if (it == cache.end())
+    it = cache.emplace(name, load_torch_checkpoint(fixture_path(name + ".pt"))).first;
+  return it->second;
+}
+
+TokenizerCard fixture_card(const std::string& name) {
+  std::ifstream in(fixture_path(name + ".json"));
+  if (!in) throw std::runtime_error("fixture missing: " + fixture_path(name + ".json"));
+  const auto fixture = nlohmann::json::parse(in);
+  const auto& config = fixture.at("config");
+  const auto& kwargs = config.at("kwargs");
+  const auto& enc = config.at("tm_fixture_vit_enc");
+  const bool diffusion = kwargs.at("dec_type").get<std::string>().find("unet") != std::string::npos;
+  std::vector<int> levels;
+  std::string text = kwargs.at("codebook_size").get<std::string>();
+  for (std::size_t start = 0; start <= text.size();) {
+    const auto dash = text.find('-', start);
+    levels.push_back(std::stoi(text.substr(start, dash - start)));
+    if (dash == std::string::npos) break;
+    start = dash + 1;
+  }
+  nlohmann::json card = {{"name", name},
+                         {"kind", diffusion ? "divae" : "vqvae"},
+                         {"modality", diffusion ? "S1GRD" : "LULC"},
+                         {"in_channels", kwargs.at("n_channels")},
+                         {"fsq_levels", levels},
+                         {"image_size", kwargs.at("image_size")},
+                         {"patch_size", kwargs.at("patch_size")},
+                         {"encoder",
+                          {{"dim", enc.at("dim_tokens")},
+                           {"depth", enc.at("depth")},
+                           {"num_heads", enc.at("num_heads")},
+                           {"mlp_ratio", enc.at("mlp_ratio")}}},
+                         {"checkpoint", fixture_path(name + "_state_dict.pt")}};
+  if (diffusion) {
+    const auto& unet = config.at("tm_fixture_unet_patched");
+    const auto& scheduler = config.at("scheduler");
+    card["decoder"] = {{"patch_size", unet.at("patch_size")},
+                       {"model_channels", unet.at("model_channels")},
+                       {"num_res_blocks", unet.at("num_res_blocks")},
+                       {"channel_mult", unet.at("channel_mult")},
+                       {"attention_resolutions", unet.at("attention_resolutions")},
+                       {"groups", unet.at("groupnorm_groups")}};
+    card["diffusion"] = {{"train_timesteps", scheduler.at("num_train_timesteps")},
+                         {"beta_start", scheduler.at("beta_start")},
+                         {"beta_end", scheduler.at("beta_end")},
+                         {"zero_terminal_snr", scheduler.at("zero_terminal_snr")}};
+  } else {
+    const auto& dec = config.at("tm_fixture_vit_dec");
+    card["decoder"] = {{"dim", dec.at("dim_tokens")},
+                       {"depth", dec.at("depth")},
+                       {"num_heads", dec.at("num_heads")},
+                       {"mlp_ratio", dec.at("mlp_ratio")}};
+  }
+  return TokenizerCard::from_json(card.dump());
+}
+
+const ImageTokenizer& fixture_tokenizer(const std::string& name) {
+  static std::map<std::string, ImageTokenizer> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) {
+    const TokenizerCard card = fixture_card(name);
+    it = cache.emplace(name, ImageTokenizer::load(card, card.checkpoint)).first;
+  }
+  return it->second;
+}
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  if (a.sizes() != b.sizes())
+    throw std::invalid_argument("shapes differ: " + c10::str(a.sizes()) + " vs " +
+                                c10::str(b.sizes()));
+  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+std::string text_vocabulary_path() {
+  return data_dir() + "/text_tokenizer/terramind_v1_wordpiece_30k.json";
+}
+
+}  // namespace terramind::testing

@@ -1,0 +1,25 @@
+// Shared helpers of the tokenizer tests: fixture files (TM_FIXTURES), the fixture tokenizers'
+// cards built from their JSON configurations, and comparisons.
+#pragma once
+
+#include <string>
+
+#include "tm/model.h"
+
+namespace terramind::testing {
+
+std::string fixture_path(const std::string& file);
+// The fixture's `<name>.pt` tensors, read once per process. Throws when the file is missing, so
+// parity tests fail (not skip) without their fixtures.
+const TensorMap& fixture_tensors(const std::string& name);
+// The reference configuration of a tokenizer fixture as a card (checkpoint: _state_dict.pt).
+TokenizerCard fixture_card(const std::string& name);
+// The fixture tokenizer with its official-format weights, loaded once per process.
+const ImageTokenizer& fixture_tokenizer(const std::string& name);
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
+
+// The published WordPiece vocabulary ($TM_SHARED/data/text_tokenizer/...).
+std::string text_vocabulary_path();
+
+}  // namespace terramind::testing
