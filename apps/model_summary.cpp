@@ -31,7 +31,8 @@ std::string modality_list(const std::vector<std::string>& keys, bool with_vocab)
 
 }  // namespace
 
-void print_model_summary(const TerraMindModel& model, const std::string& source, std::ostream& out) {
+void print_model_summary(const TerraMindModel& model, const std::string& source,
+                         std::ostream& out) {
   const ModelCard& c = model.card();
   out << "model       " << c.name << "\n"
       << "source      " << source << "\n"

@@ -235,7 +235,8 @@ TokenizingSummary decode_scene(const std::string& tokens_path, const ImageTokeni
   spec.georef = scaled(info.georef, 1.0 / patch);
   spec.metadata = {{"TM_DECODED_FROM", std::filesystem::path(tokens_path).filename().string()},
                    {"TM_TOKENIZER", card.name}};
-  if (!classes) spec.metadata["TM_DIFFUSION_STEPS"] = std::to_string(options.steps);
+  const int64_t steps = options.steps > 0 ? options.steps : card.diffusion.default_steps;
+  if (!classes) spec.metadata["TM_DIFFUSION_STEPS"] = std::to_string(steps);
   RasterSpec probabilities = spec;
   if (classes) {
     spec.bands = 1;
@@ -267,7 +268,7 @@ TokenizingSummary decode_scene(const std::string& tokens_path, const ImageTokeni
     at::Tensor decoded;
     try {
       DecodeOptions decode;
-      decode.steps = options.steps;
+      decode.steps = steps;
       decode.clamp = options.clamp;
       if (!classes) decode.noise = at::cat(noises);
       decoded = tokenizer.destandardize(tokenizer.decode(tokens, decode));
@@ -326,6 +327,7 @@ TokenizingSummary decode_scene(const std::string& tokens_path, const ImageTokeni
   TokenizingSummary summary;
   summary.tiles = tiles.count();
   summary.tile_size = tile;
+  summary.steps = classes ? 0 : steps;
   summary.width = width;
   summary.height = height;
   summary.data_type = spec.data_type;

@@ -30,7 +30,7 @@ struct EncodeSceneOptions {
 struct DecodeSceneOptions {
   std::optional<int> tile_size;  // default: the token raster's encoding tile size
   int batch_size = 1;
-  int64_t steps = 50;              // DDIM steps (diffusion tokenizers)
+  int64_t steps = 0;               // DDIM steps (diffusion); 0: the card's default_steps
   uint64_t seed = 0;               // tile i starts from noise seeded with seed + i
   bool clamp = true;               // reference behaviour: outputs within mean +- 1 std
   std::string probabilities_path;  // LULC: also write per-class probabilities (Float32)
@@ -40,6 +40,7 @@ struct DecodeSceneOptions {
 
 struct TokenizingSummary {
   int tiles = 0;
+  int64_t steps = 0;  // DDIM steps run per tile (diffusion decoding)
   int tile_size = 0;
   int width = 0, height = 0;  // written raster size
   std::string data_type;

@@ -1,10 +1,10 @@
 // tm_convert: an official TerraMind .pt checkpoint -> safetensors + JSON model card.
+#include <sys/stat.h>
+#include <unistd.h>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "model_summary.h"
 #include "tm/model.h"
@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
       "The card is written next to the output as MODEL.json. Without --card it is inferred\n"
       "from the checkpoint's keys and shapes. The converted model is loaded back and checked.\n\n"
       "options");
-  options.add_options()("help,h", "show this help")(
-      "out,o", po::value(&output), "output .safetensors file")(
+  options.add_options()("help,h", "show this help")("out,o", po::value(&output),
+                                                    "output .safetensors file")(
       "card", po::value(&card_path), "model card to use instead of inferring one")(
       "name", po::value(&name), "name recorded in the written card")(
       "head-dim", po::value(&head_dim)->default_value(64), "head width when inferring a card")(
@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string suffix = ".safetensors";
-  if (output.size() <= suffix.size() || output.compare(output.size() - suffix.size(), suffix.size(), suffix) != 0) {
+  if (output.size() <= suffix.size() ||
+      output.compare(output.size() - suffix.size(), suffix.size(), suffix) != 0) {
     std::cerr << "tm_convert: --out must end in .safetensors\n";
     return 2;
   }
@@ -91,9 +92,12 @@ int main(int argc, char** argv) {
     }
   try {
     const TensorMap weights = load_torch_checkpoint(input);
-    ModelCard card = card_path.empty() ? infer_model_card(weights, head_dim) : ModelCard::from_file(card_path);
-    if (!name.empty()) card.name = name;
-    else if (card.name == "inferred") card.name = base_name(input);
+    ModelCard card =
+        card_path.empty() ? infer_model_card(weights, head_dim) : ModelCard::from_file(card_path);
+    if (!name.empty())
+      card.name = name;
+    else if (card.name == "inferred")
+      card.name = base_name(input);
     // Check before writing anything: the card must load this checkpoint strictly.
     const TerraMindModel model = TerraMindModel::load(card, weights);
     save_safetensors(output, weights, {{"format", "pt"}, {"source", base_name(input)}});

@@ -1,10 +1,11 @@
 // tm_generate: a scene in, georeferenced generated modalities out (one COG per target).
+#include <unistd.h>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
-#include <unistd.h>
 
 #include "tm/model.h"
 #include "tm/runtime.h"
@@ -32,16 +33,18 @@ std::string stem(const std::string& path) {
 // "[=======>      ]  42%  12.3 win/s  ETA 0:41" on a terminal; nothing otherwise.
 class ProgressBar {
  public:
-  explicit ProgressBar(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+  explicit ProgressBar(bool enabled)
+      : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
   void update(std::size_t done, std::size_t total) {
     if (!enabled_ || total == 0) return;
     const double elapsed = seconds();
     const double rate = done / std::max(elapsed, 1e-9);
     const double eta = rate > 0 ? (total - done) / rate : 0;
     const int width = 30, filled = static_cast<int>(width * done / total);
-    std::fprintf(stderr, "\r[%s%s] %3d%%  %5.1f win/s  ETA %d:%02d  ", std::string(filled, '=').c_str(),
-                 std::string(width - filled, ' ').c_str(), static_cast<int>(100 * done / total), rate,
-                 static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+    std::fprintf(stderr, "\r[%s%s] %3d%%  %5.1f win/s  ETA %d:%02d  ",
+                 std::string(filled, '=').c_str(), std::string(width - filled, ' ').c_str(),
+                 static_cast<int>(100 * done / total), rate, static_cast<int>(eta) / 60,
+                 static_cast<int>(eta) % 60);
     if (done == total) std::fprintf(stderr, "\n");
   }
   double seconds() const {
@@ -63,34 +66,43 @@ int main(int argc, char** argv) {
   bool overwrite = false, quiet = false, greedy = false, probabilities = false, harmonise = false,
        pixel_grid = false;
   po::options_description options(
-      "tm_generate: generate TerraMind modalities for a whole scene, georeferenced like the input\n\n"
-      "usage: tm_generate --input S2L2A=scene.tif --to S1GRD,LULC --model MODEL.json --out-dir out\n\n"
+      "tm_generate: generate TerraMind modalities for a whole scene, georeferenced like the "
+      "input\n\n"
+      "usage: tm_generate --input S2L2A=scene.tif --to S1GRD,LULC --model MODEL.json --out-dir "
+      "out\n\n"
       "One Cloud-Optimized GeoTIFF per target, named <first input>_<TARGET>.tif. The scene is cut\n"
       "in overlapping windows, each generated once for all targets and blended without seams.\n\n"
       "options");
   options.add_options()("help,h", "show this help")(
       "input,i", po::value(&input_args)->multitoken(),
-      "MODALITY=PATH, repeatable (S2L2A, S2L1C, S2RGB, S1GRD, S1RTC, DEM, LULC, NDVI); all on one grid")(
-      "to,t", po::value(&targets_arg), "targets, comma-separated (default: every target of the model)")(
+      "MODALITY=PATH, repeatable (S2L2A, S2L1C, S2RGB, S1GRD, S1RTC, DEM, LULC, NDVI); all on one "
+      "grid")("to,t", po::value(&targets_arg),
+              "targets, comma-separated (default: every target of the model)")(
       "model,m", po::value(&settings.model), "model card (.json naming checkpoint and tokenizers)")(
       "out-dir,o", po::value(&out_dir)->default_value("."), "output folder")(
       "window", po::value(&tiling.window_size)->default_value(224), "window size in pixels")(
-      "overlap", po::value(&tiling.overlap)->default_value(32), "overlap between windows in pixels")(
-      "batch", po::value(&tiling.batch_size)->default_value(4), "windows per model call")(
+      "overlap", po::value(&tiling.overlap)->default_value(32),
+      "overlap between windows in pixels")("batch", po::value(&tiling.batch_size)->default_value(4),
+                                           "windows per model call")(
       "steps", po::value(&settings.diffusion_steps)->default_value(10), "diffusion decoder steps")(
-      "decoding-steps", po::value(&settings.decoding_steps)->default_value(1), "token decoding steps")(
-      "seed", po::value(&settings.seed)->default_value(0), "random seed (same seed, same output)")(
-      "temperature", po::value(&settings.temperature)->default_value(1.0), "token sampling temperature")(
-      "top-p", po::value(&settings.top_p)->default_value(0.8), "nucleus sampling mass")(
-      "greedy", po::bool_switch(&greedy), "arg-max tokens (temperature 0): deterministic, seamless")(
-      "blend", po::value(&blend)->default_value("taper"), "taper (seamless) or mean (as the paper)")(
-      "harmonise-dem", po::bool_switch(&harmonise), "align per-window DEM offsets on their overlaps")(
+      "decoding-steps", po::value(&settings.decoding_steps)->default_value(1),
+      "token decoding steps")("seed", po::value(&settings.seed)->default_value(0),
+                              "random seed (same seed, same output)")(
+      "temperature", po::value(&settings.temperature)->default_value(1.0),
+      "token sampling temperature")("top-p", po::value(&settings.top_p)->default_value(0.8),
+                                    "nucleus sampling mass")(
+      "greedy", po::bool_switch(&greedy),
+      "arg-max tokens (temperature 0): deterministic, seamless")(
+      "blend", po::value(&blend)->default_value("taper"),
+      "taper (seamless) or mean (as the paper)")("harmonise-dem", po::bool_switch(&harmonise),
+                                                 "align per-window DEM offsets on their overlaps")(
       "probabilities", po::bool_switch(&probabilities), "also write LULC class probabilities")(
       "no-clamp", "do not clamp diffusion outputs to mean +- 1 std (the reference clamps)")(
       "device", po::value(&settings.device)->default_value("cpu"), "cpu or cuda")(
       "threads", po::value(&settings.threads)->default_value(0), "LibTorch threads (0: all cores)")(
-      "head-dim", po::value(&settings.head_dim)->default_value(64), "head width for checkpoints without card")(
-      "pixel-grid", po::bool_switch(&pixel_grid), "accept inputs without georeferencing")(
+      "head-dim", po::value(&settings.head_dim)->default_value(64),
+      "head width for checkpoints without card")("pixel-grid", po::bool_switch(&pixel_grid),
+                                                 "accept inputs without georeferencing")(
       "format", po::value(&format)->default_value("cog"), "cog or gtiff")(
       "overwrite", po::bool_switch(&overwrite), "replace existing outputs")(
       "quiet,q", po::bool_switch(&quiet), "no progress or summary");
@@ -137,8 +149,13 @@ int main(int argc, char** argv) {
 
   install_interrupt_handlers();
   try {
-    // Cheap checks first: outputs and inputs, before the model loads.
-    for (const auto& in : inputs) require_modality(inspect_raster(in.path), ModalityRegistry::instance().get(in.modality));
+    // Cheap checks first: outputs and inputs, before the model loads. A missing output folder
+    // is made, as users of --out-dir expect.
+    std::error_code made;
+    std::filesystem::create_directories(out_dir, made);
+    if (made) throw RasterError("cannot create output folder " + out_dir + ": " + made.message());
+    for (const auto& in : inputs)
+      require_modality(inspect_raster(in.path), ModalityRegistry::instance().get(in.modality));
     const auto model = open_terramind_window_model(settings);
     std::vector<TargetRequest> requests;
     const std::string base = out_dir + "/" + stem(inputs.front().path) + "_";
@@ -148,7 +165,8 @@ int main(int argc, char** argv) {
         request.probabilities_path = base + target + "_probabilities.tif";
       request.harmonise_offsets = harmonise && target == "DEM";
       check_output_path(request.path, overwrite);
-      if (!request.probabilities_path.empty()) check_output_path(request.probabilities_path, overwrite);
+      if (!request.probabilities_path.empty())
+        check_output_path(request.probabilities_path, overwrite);
       requests.push_back(request);
     }
     ProgressBar bar(!quiet && isatty(STDERR_FILENO));
@@ -159,7 +177,8 @@ int main(int argc, char** argv) {
       std::printf("windows     %zu (%zu generated, %zu empty skipped)\n", summary.windows,
                   summary.inferred, summary.skipped);
       std::printf("time        %.1f s, %.2f windows/s, model busy %.0f%%\n", summary.seconds,
-                  summary.inferred / std::max(summary.seconds, 1e-9), 100 * summary.model_busy_share());
+                  summary.inferred / std::max(summary.seconds, 1e-9),
+                  100 * summary.model_busy_share());
       std::printf("peak memory %.0f MB\n", summary.peak_rss_bytes / 1e6);
       for (const auto& path : summary.outputs) std::printf("wrote       %s\n", path.c_str());
     }

@@ -1,9 +1,9 @@
 // tm_info: the modality registry, and which modalities a raster can be read as (and why not).
+#include <unistd.h>
 #include <boost/program_options.hpp>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
-#include <unistd.h>
 
 #include "model_summary.h"
 #include "tm/model.h"
@@ -32,7 +32,8 @@ std::string format_number(double value) {
 void print_registry(std::ostream& out) {
   const auto& registry = ModalityRegistry::instance();
   out << std::left << std::setw(9) << "name" << std::setw(13) << "kind" << std::setw(5) << "ch"
-      << std::setw(7) << "vocab" << std::setw(10) << "generate" << "bands\n";
+      << std::setw(7) << "vocab" << std::setw(10) << "generate"
+      << "bands\n";
   for (const auto& m : registry.modalities()) {
     std::string bands;
     for (const auto& b : m.bands) bands += (bands.empty() ? "" : " ") + b.name;
@@ -57,8 +58,7 @@ void print_modality(const Modality& m, std::ostream& out) {
   if (m.vocab_size) out << "  vocabulary     " << m.vocab_size << "\n";
   if (!m.fsq_levels.empty()) {
     out << "  FSQ levels     ";
-    for (std::size_t i = 0; i < m.fsq_levels.size(); ++i)
-      out << (i ? "-" : "") << m.fsq_levels[i];
+    for (std::size_t i = 0; i < m.fsq_levels.size(); ++i) out << (i ? "-" : "") << m.fsq_levels[i];
     out << "\n";
   }
   if (m.max_length) out << "  max length     " << m.max_length << "\n";
@@ -89,8 +89,8 @@ void print_raster(const RasterInfo& info, std::ostream& out) {
       << "  CRS        " << crs_display_name(info.georef.crs_wkt) << "\n";
   if (info.georef.has_geotransform) {
     const auto& gt = info.georef.geotransform;
-    out << std::setprecision(12) << "  origin     " << gt[0] << ", " << gt[3] << "  pixel "
-        << gt[1] << " x " << gt[5] << "\n";
+    out << std::setprecision(12) << "  origin     " << gt[0] << ", " << gt[3] << "  pixel " << gt[1]
+        << " x " << gt[5] << "\n";
   } else {
     out << "  geotransform none\n";
   }
@@ -108,15 +108,17 @@ int main(int argc, char** argv) {
       "       tm_info --modality NAME      bands, vocabulary and normalisation of one modality\n"
       "       tm_info RASTER...            describe rasters and check them against every modality\n"
       "       tm_info RASTER --as NAME     check one modality; exit 1 if the raster does not fit\n"
-      "       tm_info --model CARD_OR_CHECKPOINT   parameters, modalities, dimensions of a model\n\n"
+      "       tm_info --model CARD_OR_CHECKPOINT   parameters, modalities, dimensions of a "
+      "model\n\n"
       "options");
   std::vector<std::string> rasters;
   std::string modality_name, as_name, model_path;
   int64_t head_dim = 64;
-  visible.add_options()("help,h", "show this help")(
-      "modality,m", po::value(&modality_name), "show one modality of the registry")(
+  visible.add_options()("help,h", "show this help")("modality,m", po::value(&modality_name),
+                                                    "show one modality of the registry")(
       "as", po::value(&as_name), "check the rasters against this modality only")(
-      "model", po::value(&model_path), "describe a model card (.json) or checkpoint (.pt, .safetensors)")(
+      "model", po::value(&model_path),
+      "describe a model card (.json) or checkpoint (.pt, .safetensors)")(
       "head-dim", po::value(&head_dim)->default_value(64),
       "head width assumed when a card is inferred from a checkpoint");
   po::options_description all;
@@ -140,13 +142,15 @@ int main(int argc, char** argv) {
   const auto& registry = ModalityRegistry::instance();
   try {
     if (!model_path.empty()) {
-      const bool is_card = model_path.size() > 5 && model_path.substr(model_path.size() - 5) == ".json";
+      const bool is_card =
+          model_path.size() > 5 && model_path.substr(model_path.size() - 5) == ".json";
       if (is_card) {
         const ModelCard card = ModelCard::from_file(model_path);
         if (access(card.checkpoint.c_str(), R_OK) != 0) {
           // Official cards ship without their weights: describe the card itself.
           print_model_summary(TerraMindModel::untrained(card), model_path, std::cout);
-          std::cout << "checkpoint  " << card.checkpoint << " not found: download it to use the model\n";
+          std::cout << "checkpoint  " << card.checkpoint
+                    << " not found: download it to use the model\n";
           return 0;
         }
       }

@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   std::string command, input, output, modality, probabilities, format = "cog";
   TokenizerChoice choice;
   int tile = 0, batch = 0, threads = 0;
-  int64_t steps = 50;
+  int64_t steps = 0;
   uint64_t seed = 0;
   bool overwrite = false, no_clamp = false, ungeoreferenced = false;
   po::options_description options(kUsage);
@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
       "head width when inferring a card from a checkpoint")(
       "tile", po::value(&tile), "tile side in px (encode default 224; decode: as encoded)")(
       "batch", po::value(&batch), "tiles per network call (encode 4, decode 1)")(
-      "steps", po::value(&steps)->default_value(50), "decode: DDIM steps (reference default 50)")(
+      "steps", po::value(&steps)->default_value(0),
+      "decode: DDIM steps (0: the card's default, 50 as in the reference)")(
       "seed", po::value(&seed)->default_value(0), "decode: noise seed; tile i uses seed + i")(
       "no-clamp", po::bool_switch(&no_clamp),
       "decode: do not clamp diffusion estimates to mean +- 1 std (not reference behaviour)")(
@@ -188,7 +189,7 @@ int main(int argc, char** argv) {
       std::cout << "wrote " << output << ": " << s.width << "x" << s.height << " " << s.data_type
                 << " " << tokenizer.card().modality << " from " << s.tiles << " tiles of "
                 << s.tile_size << " px";
-      if (tokenizer.is_diffusion()) std::cout << ", " << steps << " DDIM steps";
+      if (tokenizer.is_diffusion()) std::cout << ", " << s.steps << " DDIM steps";
       std::cout << " in " << s.seconds << " s\n";
       if (!probabilities.empty()) std::cout << "wrote " << probabilities << "\n";
     }

@@ -2,10 +2,12 @@
 // encode ms per tile, diffusion decode ms per DDIM step, ViT (LULC) decode ms per tile, for each
 // LibTorch thread count, and the memory a tile needs on top of the weights (peak RSS growth).
 #include <ATen/Parallel.h>
+#include <malloc.h>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -35,23 +37,22 @@ std::size_t status_bytes(const std::string& field) {
 
 void reset_peak() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
-struct Measure {
-  double ms = 0.0;        // per repetition
-  double peak_mib = 0.0;  // peak RSS growth over the RSS before the first repetition
-};
-
 template <typename F>
-Measure measure(int reps, F&& run) {
+double milliseconds(int reps, F&& run) {
   run();  // warm-up: allocator pools, oneDNN primitives
-  reset_peak();
-  const std::size_t before = status_bytes("VmRSS");
   const auto start = Clock::now();
   for (int i = 0; i < reps; ++i) run();
-  Measure m;
-  m.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count() / reps;
-  m.peak_mib =
-      (static_cast<double>(status_bytes("VmHWM")) - static_cast<double>(before)) / (1 << 20);
-  return m;
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count() / reps;
+}
+
+// Peak RSS growth of one call over the RSS before it, in MiB.
+template <typename F>
+double peak_growth_mib(F&& run) {
+  malloc_trim(0);  // hand freed heap pages back, so that reuse shows up as growth again
+  reset_peak();
+  const std::size_t before = status_bytes("VmRSS");
+  run();
+  return (static_cast<double>(status_bytes("VmHWM")) - static_cast<double>(before)) / (1 << 20);
 }
 
 double weights_mib(const ImageTokenizer& t) {
@@ -112,25 +113,41 @@ int main(int argc, char** argv) {
   decode.steps = steps;
   decode.seed = 0;
 
+  struct Case {
+    std::string what;
+    std::function<void()> run;
+    double divide;
+  };
+  const std::vector<Case> cases{
+      {"encode " + divae.card().modality + " (ViT-B + FSQ)", [&] { divae.encode(image); }, 1.0},
+      {"encode LULC (one-hot ViT-B + FSQ)", [&] { lulc.encode(classes); }, 1.0},
+      {"diffusion decode, per DDIM step", [&] { divae.decode(tokens, decode); },
+       static_cast<double>(steps)},
+      {"LULC ViT decode", [&] { lulc.decode(lulc_tokens); }, 1.0}};
+
   std::cout << std::left << std::setw(9) << "threads" << std::setw(34) << "measure" << std::right
-            << std::setw(12) << "ms/tile" << std::setw(16) << "peak +MiB/tile"
+            << std::setw(12) << "ms/tile"
             << "\n";
   for (int threads : thread_counts) {
     at::set_num_threads(threads);
-    const auto row = [threads](const std::string& what, const Measure& m, double divide = 1.0) {
-      std::cout << std::left << std::setw(9) << threads << std::setw(34) << what << std::right
-                << std::setw(12) << m.ms / divide << std::setw(16) << m.peak_mib << "\n"
+    for (const Case& c : cases)
+      std::cout << std::left << std::setw(9) << threads << std::setw(34) << c.what << std::right
+                << std::setw(12) << milliseconds(reps, c.run) / c.divide << "\n"
                 << std::flush;
-    };
-    row("encode " + divae.card().modality + " (ViT-B + FSQ)",
-        measure(reps, [&] { divae.encode(image); }));
-    row("encode LULC (one-hot ViT-B + FSQ)", measure(reps, [&] { lulc.encode(classes); }));
-    row("diffusion decode, per DDIM step", measure(reps, [&] { divae.decode(tokens, decode); }),
-        static_cast<double>(steps));
-    row("LULC ViT decode", measure(reps, [&] { lulc.decode(lulc_tokens); }));
+  }
+  // Memory last: a fixed mmap threshold returns freed tensors to the system, so RSS follows the
+  // live tensors (glibc's adaptive threshold keeps them in the heap), but it slows allocation.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  std::cout << "\npeak RSS growth of one call (activations; weights excluded)\n";
+  for (int threads : thread_counts) {
+    at::set_num_threads(threads);
+    for (const Case& c : cases) {
+      c.run();
+      std::cout << std::left << std::setw(9) << threads << std::setw(34) << c.what << std::right
+                << std::setw(12) << peak_growth_mib(c.run) << " MiB\n";
+    }
   }
   std::cout << "\nA full diffusion decode costs steps x the per-step time (reference default 50,\n"
-               "notebooks 10). Peak growth is over the RSS before the timed runs: activations of\n"
-               "one tile, weights excluded.\n";
+               "notebooks 10); its memory does not grow with the step count.\n";
   return 0;
 }

@@ -69,28 +69,6 @@ struct GeneratedScene::PreparedWindow {
   std::vector<std::uint8_t> valid;                // any input holds data
 };
 
-void validate_target_spec(const TargetSpec& spec) {
-  const std::string& target = spec.name;
-  if (spec.channels <= 0)
-    throw std::invalid_argument("model target " + target + " declares no channels");
-  if (spec.is_classes) {
-    if (!spec.classes.empty() && static_cast<int>(spec.classes.size()) != spec.channels)
-      throw std::invalid_argument("model target " + target + " has " +
-                                  std::to_string(spec.channels) + " class channels but " +
-                                  std::to_string(spec.classes.size()) + " class descriptions");
-    for (const auto& c : spec.classes)
-      if (c.index < 0 || c.index > 255)
-        throw std::invalid_argument("class index " + std::to_string(c.index) + " of " + target +
-                                    " does not fit a Byte raster");
-    if (spec.channels > 256 && spec.classes.empty())
-      throw std::invalid_argument(target + " has more classes than a Byte raster holds");
-    if (spec.nodata < 0 || spec.nodata > 255 || spec.nodata != std::floor(spec.nodata))
-      throw std::invalid_argument("class nodata of " + target + " must be an integer 0..255");
-  } else if (!is_known_raster_type(spec.data_type)) {
-    throw std::invalid_argument("model target " + target + " has unknown data type " +
-                                spec.data_type);
-  }
-}
 
 std::vector<int> overview_factors(int width, int height, int window_size, int levels) {
   auto largest_side = [&](int factor) {
@@ -146,7 +124,7 @@ GeneratedScene::GeneratedScene(const GenerationSettings& settings, const RasterI
     spec_ = m.spec(target);
   });
   if (spec_.name.empty()) spec_.name = target;
-  validate_target_spec(spec_);
+  validate_target_spec(spec_, spec_.name);
   if (standardise_)
     for (const SceneInput& input : settings_.inputs) {
       const Modality& modality = ModalityRegistry::instance().get(input.modality);

@@ -93,7 +93,4 @@ class GeneratedScene {
 // window (automatic), or exactly `levels` of them.
 std::vector<int> overview_factors(int width, int height, int window_size, int levels);
 
-// One check of a target description before any pixel is made (as generate_scene checks it).
-void validate_target_spec(const TargetSpec& spec);
-
 }  // namespace terramind::gdal_plugin

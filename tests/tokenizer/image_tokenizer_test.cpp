@@ -365,10 +365,10 @@ TEST_F(tokenizer_errors, BadClassInputsAndDecodeOptions) {
   const ImageTokenizer& s1 = fixture_tokenizer(kDiVAE);
   const auto tokens = at::zeros({1, 2, 2}, at::kInt);
   DecodeOptions options;
-  options.steps = 0;
+  options.steps = 1001;
   EXPECT_NE(error_of<std::invalid_argument>([&] {
               s1.decode(tokens, options);
-            }).find("steps must be in [1, 1000]"),
+            }).find("steps must be in [1, 1000], got 1001"),
             std::string::npos);
   options.steps = 2;
   options.noise = at::zeros({1, 2, 16, 16});

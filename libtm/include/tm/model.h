@@ -361,12 +361,14 @@ struct DiffusionStep {
 };
 
 struct DecodeOptions {
-  // DDIM steps N. Timesteps are "trailing": 999, 999 - 1000/N, ...; when N does not divide
-  // 1000 the reference runs one extra step (N = 3 runs 4), and so does this port.
-  int64_t steps = 50;
+  // DDIM steps N; 0: the card's default_steps (50, the reference default; its notebooks use 10).
+  // Timesteps are "trailing": 999, 999 - 1000/N, ...; when N does not divide 1000 the
+  // reference runs one extra step (N = 3 runs 4), and so does this port.
+  int64_t steps = 0;
   // Starting noise x_T: `noise` [B, C, H, W] when given; else drawn with LibTorch's CPU
   // generator seeded with `seed` (the same stream as torch.Generator().manual_seed(seed)); else
-  // from the global CPU generator, as the reference does by default.
+  // from the global CPU generator, as the reference does by default. Noise is drawn for the whole
+  // batch at once, so (as in the reference) a tile's result depends on its batch position.
   at::Tensor noise;
   std::optional<uint64_t> seed;
   // Reference behaviour (default): every x0 estimate is clamped to [-1, 1] (its dynamic

@@ -242,10 +242,11 @@ at::Tensor ImageTokenizer::decode(const at::Tensor& tokens, const DecodeOptions&
         who + ": diffusion decoding needs image sides that are multiples of " + std::to_string(m) +
         " (token grid sides multiples of " + std::to_string(m / c.patch_size) + "), got " +
         size_text(grid.size(1), grid.size(2)) + " tokens");
-  if (options.steps < 1 || options.steps > c.diffusion.train_timesteps)
+  const int64_t steps = options.steps == 0 ? c.diffusion.default_steps : options.steps;
+  if (steps < 1 || steps > c.diffusion.train_timesteps)
     throw std::invalid_argument(who + ": diffusion steps must be in [1, " +
                                 std::to_string(c.diffusion.train_timesteps) + "], got " +
-                                std::to_string(options.steps));
+                                std::to_string(steps));
   at::Tensor noise;
   const std::vector<int64_t> shape{B, c.channels, H, W};
   if (options.noise.defined()) {
@@ -262,7 +263,7 @@ at::Tensor ImageTokenizer::decode(const at::Tensor& tokens, const DecodeOptions&
   }
   auto& net = impl_->net;
   return impl_->sampler.sample(
-      noise.to(codes.device()), options.steps,
+      noise.to(codes.device()), steps,
       [&net, &codes](const at::Tensor& x_t, int64_t t) { return net->denoise(x_t, t, codes); },
       options.clamp, options.on_step);
 }

@@ -485,6 +485,10 @@ struct TilingSummary {
 // nodata. Class targets are blended as probabilities and written as the arg-max class (Byte, with
 // colour table; nodata where no input holds data); probabilities optionally as Float32, nodata -1.
 // Ctrl-C (see install_interrupt_handlers) throws Interrupted and leaves no output behind.
+// Throws std::invalid_argument unless a model's TargetSpec can be written (channels, classes fit
+// a Byte raster, known data type). `target` names it in the message.
+void validate_target_spec(const TargetSpec& spec, const std::string& target);
+
 TilingSummary generate_scene(const std::vector<SceneInput>& inputs, WindowModel& model,
                              const std::vector<TargetRequest>& targets,
                              const TilingOptions& options = {});
