@@ -1,0 +1,32 @@
+// Checking a model's target description. Its own file: the GDAL plugin uses it without pulling in
+// the TBB pipeline (the plugin must not load TBB into every GDAL process).
+#include <cmath>
+#include <stdexcept>
+
+#include "tm/tiling.h"
+
+namespace terramind {
+
+void validate_target_spec(const TargetSpec& spec, const std::string& target) {
+  if (spec.channels <= 0)
+    throw std::invalid_argument("model target " + target + " declares no channels");
+  if (spec.is_classes) {
+    if (!spec.classes.empty() && static_cast<int>(spec.classes.size()) != spec.channels)
+      throw std::invalid_argument("model target " + target + " has " +
+                                  std::to_string(spec.channels) + " class channels but " +
+                                  std::to_string(spec.classes.size()) + " class descriptions");
+    for (const auto& c : spec.classes)
+      if (c.index < 0 || c.index > 255)
+        throw std::invalid_argument("class index " + std::to_string(c.index) + " of " + target +
+                                    " does not fit a Byte raster");
+    if (spec.channels > 256 && spec.classes.empty())
+      throw std::invalid_argument(target + " has more classes than a Byte raster holds");
+    if (spec.nodata < 0 || spec.nodata > 255 || spec.nodata != std::floor(spec.nodata))
+      throw std::invalid_argument("class nodata of " + target + " must be an integer 0..255");
+  } else if (!is_known_raster_type(spec.data_type)) {
+    throw std::invalid_argument("model target " + target + " has unknown data type " +
+                                spec.data_type);
+  }
+}
+
+}  // namespace terramind
