@@ -13,6 +13,8 @@
 #include "tm/tiling.h"
 
 using namespace terramind;
+using terramind::testing::contains;
+using terramind::testing::error_of;
 using terramind::testing::ScratchDir;
 
 namespace {
@@ -30,18 +32,7 @@ RasterSpec small_spec(int size = 256) {
   return spec;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 }  // namespace
 

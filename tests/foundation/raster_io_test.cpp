@@ -12,6 +12,8 @@
 #include "tm/tiling.h"
 
 using namespace terramind;
+using terramind::testing::contains;
+using terramind::testing::error_of;
 using terramind::testing::ScratchDir;
 
 namespace {
@@ -54,18 +56,7 @@ std::vector<double> ramp(int n) {
   return v;
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

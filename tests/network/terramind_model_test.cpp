@@ -13,6 +13,8 @@
 #include "tm/model.h"
 
 using namespace terramind;
+using terramind::testing::contains;
+using terramind::testing::error_of;
 
 namespace {
 
@@ -49,18 +51,7 @@ const TensorMap& fixture_data(const std::string& name) {
   return it->second;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).abs().max().item<double>();

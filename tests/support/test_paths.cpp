@@ -22,6 +22,19 @@ std::string spec_dir() { return shared_dir() + "/spec"; }
 std::string sample_scene() { return TM_SAMPLE_SCENE; }
 std::string sample_lulc() { return TM_SAMPLE_LULC; }
 
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 ScratchDir::ScratchDir() {
   std::string pattern = (fs::temp_directory_path() / "tm-test-XXXXXX").string();
   if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");

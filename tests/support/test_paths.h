@@ -1,6 +1,7 @@
 // Where tests find their inputs. Defaults point beside the source tree; environment variables
 // let the same tests run on other fixture sets (TM_FIXTURES) or data folders (TM_SHARED).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,10 @@ std::string data_dir();       // <shared>/data
 std::string spec_dir();       // <shared>/spec
 std::string sample_scene();   // the generated S2L2A sample (build tree)
 std::string sample_lulc();    // its true land cover
+
+// The message of the exception `fn` throws, or "" when it throws none.
+std::string error_of(const std::function<void()>& fn);
+bool contains(const std::string& text, const std::string& part);
 
 // A fresh empty folder for one test, removed by the ScratchDir destructor.
 class ScratchDir {
