@@ -97,7 +97,6 @@ int main(int argc, char** argv) {
       const auto e = model->embed_pixels("untok_sen2l2a@224", image);
       const auto tokens = e.x + e.emb;
       const double enc_ms = best_ms(repeats, [&] { (void)model->encode(tokens); });
-      net::Embedded embedded;
       at::Tensor logits;
       const double net_ms = best_ms(repeats, [&] {
         const auto x = model->embed_pixels("untok_sen2l2a@224", image);

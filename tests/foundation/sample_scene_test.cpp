@@ -1,6 +1,7 @@
 // The bundled sample is what the deterministic generator produces for seed 42.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "synthetic_scene.h"
@@ -41,7 +42,25 @@ TEST(SampleScene, SeedChangesTheSceneAndClassesArePlausible) {
   for (float v : classes.values) seen.insert(static_cast<int>(v));
   EXPECT_TRUE(seen.count(0)) << "nodata wedge";
   EXPECT_GE(seen.size(), 7u);
-  // Water is darker than trees in NIR (B08), and snow brighter than everything in blue (B02).
-  const sample::SyntheticScene scene(sample::SceneSpec{});
-  EXPECT_LT(scene.reflectance_rows(0, 1).size(), 12u * 1024u + 1);
+  // Plausible spectra: per class mean NIR (B08) puts water below trees, and snow is the
+  // brightest class in blue (B02).
+  const SceneReader s2 = SceneReader::open(terramind::testing::sample_scene());
+  const WindowData bands = s2.read({0, 0, s2.info().width, s2.info().height});
+  const std::size_t plane = static_cast<std::size_t>(bands.width) * bands.height;
+  std::map<int, double> nir, blue;
+  std::map<int, std::size_t> count;
+  for (std::size_t i = 0; i < plane; ++i) {
+    const int cls = static_cast<int>(classes.values[i]);
+    if (cls == 0) continue;
+    nir[cls] += bands.values[7 * plane + i];
+    blue[cls] += bands.values[1 * plane + i];
+    ++count[cls];
+  }
+  ASSERT_TRUE(count[1] && count[2] && count[7]) << "water, trees and snow are present";
+  EXPECT_LT(nir[1] / count[1], nir[2] / count[2]);
+  for (const auto& [cls, n] : count) {
+    if (cls != 7) {
+      EXPECT_GT(blue[7] / count[7], blue[cls] / n) << "class " << cls;
+    }
+  }
 }
