@@ -5,6 +5,7 @@
 #include <set>
 
 #include "generation.h"
+#include "standardization.h"
 #include "terramind_network.h"
 #include "tm/model.h"
 #include "tm/registry.h"
@@ -165,20 +166,13 @@ std::string TerraMindModel::output_key(const std::string& name) const {
 }
 
 at::Tensor TerraMindModel::standardize(const std::string& modality, const at::Tensor& values) const {
-  const auto& stats = modality_for(modality).stats(stats_version_from_string(impl_->card.stats_version));
-  const auto mean = torch::tensor(stats.mean, torch::kFloat32).reshape({1, -1, 1, 1});
-  const auto std_dev = torch::tensor(stats.std, torch::kFloat32).reshape({1, -1, 1, 1});
-  if (values.dim() != 4 || values.size(1) != mean.size(1))
-    throw std::invalid_argument(modality + ": expected [B, " + std::to_string(mean.size(1)) +
-                                ", H, W], got " + c10::str(values.sizes()));
-  return (values.to(torch::kFloat32) - mean.to(values.device())) / std_dev.to(values.device());
+  const auto version = stats_version_from_string(impl_->card.stats_version);
+  return standardize_channels(modality_for(modality).stats(version), values, modality);
 }
 
 at::Tensor TerraMindModel::destandardize(const std::string& modality, const at::Tensor& values) const {
-  const auto& stats = modality_for(modality).stats(stats_version_from_string(impl_->card.stats_version));
-  const auto mean = torch::tensor(stats.mean, torch::kFloat32).reshape({1, -1, 1, 1});
-  const auto std_dev = torch::tensor(stats.std, torch::kFloat32).reshape({1, -1, 1, 1});
-  return values * std_dev.to(values.device()) + mean.to(values.device());
+  const auto version = stats_version_from_string(impl_->card.stats_version);
+  return destandardize_channels(modality_for(modality).stats(version), values, modality);
 }
 
 namespace {

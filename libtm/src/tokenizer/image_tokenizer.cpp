@@ -6,6 +6,7 @@
 
 #include "ddim_sampler.h"
 #include "model/weights.h"
+#include "model/standardization.h"
 #include "tm/model.h"
 #include "tm/registry.h"
 #include "tokenizer_network.h"
@@ -152,26 +153,12 @@ int64_t ImageTokenizer::parameter_count() const {
 
 at::Tensor ImageTokenizer::standardize(const at::Tensor& values) const {
   if (card().class_input) return values;
-  const ChannelStats& stats = stats_of(card());
-  const auto channels = static_cast<int64_t>(stats.mean.size());
-  if (values.dim() != 4 || values.size(1) != channels)
-    throw std::invalid_argument(card().modality + ": expected [B, " + std::to_string(channels) +
-                                ", H, W], got " + c10::str(values.sizes()));
-  const auto mean = at::tensor(stats.mean, at::kFloat).reshape({1, -1, 1, 1}).to(values.device());
-  const auto std_dev = at::tensor(stats.std, at::kFloat).reshape({1, -1, 1, 1}).to(values.device());
-  return (values.to(at::kFloat) - mean) / std_dev;
+  return standardize_channels(stats_of(card()), values, card().modality);
 }
 
 at::Tensor ImageTokenizer::destandardize(const at::Tensor& values) const {
   if (card().class_input) return values;
-  const ChannelStats& stats = stats_of(card());
-  const auto channels = static_cast<int64_t>(stats.mean.size());
-  if (values.dim() != 4 || values.size(1) != channels)
-    throw std::invalid_argument(card().modality + ": expected [B, " + std::to_string(channels) +
-                                ", H, W], got " + c10::str(values.sizes()));
-  const auto mean = at::tensor(stats.mean, at::kFloat).reshape({1, -1, 1, 1}).to(values.device());
-  const auto std_dev = at::tensor(stats.std, at::kFloat).reshape({1, -1, 1, 1}).to(values.device());
-  return values * std_dev + mean;
+  return destandardize_channels(stats_of(card()), values, card().modality);
 }
 
 ImageTokenizer::Encoded ImageTokenizer::encode_detailed(const at::Tensor& image) const {
