@@ -8,7 +8,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "model/generation.h"
-#include "model/token_sampler.h"
 #include "test_paths.h"
 #include "tm/model.h"
 
@@ -212,37 +211,6 @@ TEST(model_features, MergeMethods) {
   EXPECT_TRUE(torch::equal(max[1], torch::maximum(concat[1].narrow(2, 0, 64), concat[1].narrow(2, 64, 64))));
   const auto by_modality = model.features_by_modality(inputs, o);
   EXPECT_TRUE(torch::equal(by_modality[1].at("untok_sen1grd@224"), concat[1].narrow(2, 64, 64)));
-}
-
-// ---------------------------------------------------------------------------------------------
-// The fast sampler must give exactly the reference's tokens and leave the generator where
-// torch.multinomial would.
-TEST(token_sampler, FastPathEqualsReferenceOps) {
-  torch::NoGradGuard no_grad;
-  int compared = 0;
-  for (const double scale : {0.5, 3.0, 12.0}) {            // flat to peaked distributions
-    for (const double top_p : {0.8, 0.95, 0.0}) {
-      for (const int64_t top_k : {int64_t{0}, int64_t{40}}) {
-        for (const double temperature : {1.0, 0.7}) {
-          auto data_gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(compared + 1));
-          const auto logits = torch::randn({37, 4375}, data_gen) * scale;
-          net::SamplingOptions o;
-          o.top_p = top_p;
-          o.top_k = top_k;
-          o.temperature = temperature;
-          auto g1 = at::make_generator<at::CPUGeneratorImpl>(uint64_t{1000} + compared);
-          auto g2 = at::make_generator<at::CPUGeneratorImpl>(uint64_t{1000} + compared);
-          const auto fast = net::sample_tokens_fast(logits, o, g1);
-          const auto reference = net::sample_tokens_reference(logits, o, g2);
-          ASSERT_TRUE(torch::equal(fast, reference))
-              << "scale " << scale << " top_p " << top_p << " top_k " << top_k << " t " << temperature;
-          EXPECT_TRUE(torch::equal(torch::rand({4}, g1), torch::rand({4}, g2))) << "generator state";
-          ++compared;
-        }
-      }
-    }
-  }
-  EXPECT_EQ(compared, 36);
 }
 
 // ---------------------------------------------------------------------------------------------

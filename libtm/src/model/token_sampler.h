@@ -1,10 +1,5 @@
-// Fast, reference-identical token sampling (spec: terramind-model.md section 7.8).
-//
-// The reference sorts every row twice for top-p and draws Exp(1) noise for all B*n*V logits
-// through torch.multinomial; that dominates a generation step. This sampler selects the nucleus
-// by partial selection and replays torch's CPU generator stream (mt19937, two words per draw)
-// itself, computing logarithms only where the probability is non-zero. The generator is left in
-// the state torch would leave it in.
+// Token sampling (spec: terramind-model.md section 7.8): the reference with torch ops, and a
+// fast path with identical tokens that replays torch's CPU generator (nucleus_sampler.h).
 #pragma once
 
 #include <ATen/core/Generator.h>

@@ -1,0 +1,51 @@
+// The per-row work of NucleusSampler (nucleus_sampler.h), compiled once per instruction set:
+// nucleus_rows.inc is included by nucleus_rows_generic.cpp (baseline x86-64 / any CPU, 4 lanes)
+// and nucleus_rows_avx2.cpp (AVX2+FMA, 8 lanes); row_kernels() picks one for this CPU.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "nucleus_sampler.h"
+
+namespace terramind::net {
+
+// A worker's scratch for one row; rows are padded to whole vectors (padding logits are -inf).
+struct RowBuffers {
+  static constexpr int64_t kPad = 8;  // the widest lane count
+  void resize(int64_t vocab);
+  int64_t vocab = 0, padded = 0;
+  std::vector<float>
+      logits;  // a padded copy of the row, when vocab is not a whole number of vectors
+  std::vector<float> weight;  // exp(z / T - max) of the kept tokens, 0 for the others
+  std::vector<int32_t> bucket;
+  std::vector<uint32_t> words;  // the row's draws, behind a block of generator history
+  std::vector<double> mass;
+  std::vector<int32_t> candidates;
+  std::vector<uint64_t> keys;
+  float inv_sum = 0.0f;  // softmax scale of the kept weights
+  int64_t heaviest = 0;  // a kept token of the largest weight
+};
+
+struct RowKernels {
+  // Softmax, top-p cut and the kept tokens' weights; false when the row has NaN or +inf logits
+  // or only -inf ones.
+  bool (*prepare)(const float* logits, const NucleusOptions& options, RowBuffers& b);
+  // torch.multinomial's race over the prepared row with its 2 * vocab stream words.
+  int64_t (*race)(const uint32_t* words, RowBuffers& b);
+  // x[n] = x[n-227] ^ twist(x[n-624], x[n-623]) for n in [begin, end): whole blocks.
+  void (*twist)(uint32_t* x, std::size_t begin, std::size_t end);
+  const char* name;
+};
+
+namespace rows_generic {
+extern const RowKernels kKernels;
+}
+namespace rows_avx2 {
+extern const RowKernels kKernels;
+}
+
+const RowKernels& row_kernels();
+
+}  // namespace terramind::net
