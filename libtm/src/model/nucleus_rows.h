@@ -18,12 +18,14 @@ struct RowBuffers {
   int64_t vocab = 0, padded = 0;
   std::vector<float>
       logits;  // a padded copy of the row, when vocab is not a whole number of vectors
-  std::vector<float> weight;  // exp(z / T - max) of the kept tokens, 0 for the others
+  std::vector<float> weight;  // exp(z / T - max)
   std::vector<int32_t> bucket;
   std::vector<uint32_t> words;  // the row's draws, behind a block of generator history
   std::vector<double> mass;
   std::vector<int32_t> candidates;
-  std::vector<uint64_t> keys;
+  const float* z = nullptr;  // the row's (padded) logits
+  float z_cut = 0.0f;        // the kept tokens: z > z_cut, or z == z_cut and index <= j_cut
+  int64_t j_cut = 0;
   float inv_sum = 0.0f;  // softmax scale of the kept weights
   int64_t heaviest = 0;  // a kept token of the largest weight
 };
