@@ -52,13 +52,23 @@ net::SamplingOptions options(double top_p, double temperature, int64_t top_k = 0
 }  // namespace
 
 TEST(token_sampler, KernelsAreTheOnesAskedFor) {
-  const char* forced = std::getenv("TM_CPU_CAPABILITY");
-  const std::string name = net::row_kernels().name;
-  if (forced && std::string(forced) == "default") {
-    EXPECT_EQ(name, "generic");
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    EXPECT_EQ(name, "avx2");
+  const char* cap = std::getenv("TM_CPU_CAPABILITY");
+  const std::string limit = cap ? cap : "", name = net::row_kernels().name;
+#if defined(__x86_64__)
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512bw");
+#else
+  const bool avx2 = false, avx512 = false;
+#endif
+  std::string expected = "generic";
+  if (limit != "default" && avx512 && limit != "avx2") {
+    expected = "avx512";
+  } else if (limit != "default" && avx2) {
+    expected = "avx2";
   }
+  EXPECT_EQ(name, expected);
   std::cout << "row kernels: " << name << "\n";
 }
 

@@ -1,6 +1,7 @@
 // The per-row work of NucleusSampler (nucleus_sampler.h), compiled once per instruction set:
-// nucleus_rows.inc is included by nucleus_rows_generic.cpp (baseline x86-64 / any CPU, 4 lanes)
-// and nucleus_rows_avx2.cpp (AVX2+FMA, 8 lanes); row_kernels() picks one for this CPU.
+// nucleus_rows.inc is included by nucleus_rows_generic.cpp (any CPU, 4 lanes: SSE2 on x86-64),
+// nucleus_rows_avx2.cpp (AVX2+FMA, 8 lanes) and nucleus_rows_avx512.cpp (16 lanes);
+// row_kernels() picks the widest this CPU runs.
 #pragma once
 
 #include <cstddef>
@@ -13,7 +14,7 @@ namespace terramind::net {
 
 // A worker's scratch for one row; rows are padded to whole vectors (padding logits are -inf).
 struct RowBuffers {
-  static constexpr int64_t kPad = 8;  // the widest lane count
+  static constexpr int64_t kPad = 16;  // the widest lane count
   void resize(int64_t vocab);
   int64_t vocab = 0, padded = 0;
   std::vector<float>
@@ -23,8 +24,9 @@ struct RowBuffers {
   std::vector<uint32_t> words;  // the row's draws, behind a block of generator history
   std::vector<double> mass;
   std::vector<int32_t> candidates;
-  const float* z = nullptr;  // the row's (padded) logits
-  float z_cut = 0.0f;        // the kept tokens: z > z_cut, or z == z_cut and index <= j_cut
+  const float* next_row = nullptr;  // logits this worker will likely take next: prefetched
+  const float* z = nullptr;         // the row's (padded) logits
+  float z_cut = 0.0f;               // the kept tokens: z > z_cut, or z == z_cut and index <= j_cut
   int64_t j_cut = 0;
   float inv_sum = 0.0f;  // softmax scale of the kept weights
   int64_t heaviest = 0;  // a kept token of the largest weight
@@ -45,6 +47,9 @@ namespace rows_generic {
 extern const RowKernels kKernels;
 }
 namespace rows_avx2 {
+extern const RowKernels kKernels;
+}
+namespace rows_avx512 {
 extern const RowKernels kKernels;
 }
 

@@ -21,12 +21,18 @@ void RowBuffers::resize(int64_t new_vocab) {
 
 const RowKernels& row_kernels() {
   static const RowKernels& chosen = []() -> const RowKernels& {
-    // TM_CPU_CAPABILITY=default forces the portable kernels (as ATEN_CPU_CAPABILITY does for
-    // torch's): tests run both.
-    const char* forced = std::getenv("TM_CPU_CAPABILITY");
-    if (forced && std::string(forced) == "default") return rows_generic::kKernels;
-#if defined(TM_HAVE_AVX2_ROWS)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return rows_avx2::kKernels;
+    // TM_CPU_CAPABILITY=default|avx2 caps the choice (as ATEN_CPU_CAPABILITY does for torch's
+    // kernels): the tests run every variant this CPU can.
+    const char* cap = std::getenv("TM_CPU_CAPABILITY");
+    const std::string limit = cap ? cap : "";
+    if (limit == "default") return rows_generic::kKernels;
+#if defined(TM_HAVE_X86_ROWS)
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+                        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512bw");
+    if (avx512 && limit != "avx2") return rows_avx512::kKernels;
+    if (avx2) return rows_avx2::kKernels;
 #endif
     return rows_generic::kKernels;
   }();
@@ -75,6 +81,8 @@ void NucleusSampler::work() {
       if (claimed_ == rows_ || !error_.empty()) return;
       row = claimed_++;
     }
+    // The logits come from memory: the worker's likely next row is fetched meanwhile.
+    b.next_row = row + workers_ < rows_ ? logits_ + (row + workers_) * vocab_ : nullptr;
     const bool valid = kernels.prepare(logits_ + row * vocab_, options_, b);
     const uint32_t* words;
     {
@@ -90,11 +98,6 @@ void NucleusSampler::work() {
       ++streamed_;
     }
     turn_.notify_all();
-    // The logits come from memory: ask for this worker's likely next row while racing.
-    if (row + workers_ < rows_) {
-      const char* next = reinterpret_cast<const char*>(logits_ + (row + workers_) * vocab_);
-      for (int64_t at = 0; at < vocab_ * 4; at += 64) __builtin_prefetch(next + at);
-    }
     tokens_[row] = kernels.race(words, b);
   }
 }
