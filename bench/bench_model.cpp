@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "model/generation.h"
+#include "model/nucleus_rows.h"
 #include "model/terramind_network.h"
 #include "model/token_sampler.h"
 #include "tm/model.h"
@@ -80,6 +81,8 @@ int main(int argc, char** argv) {
   }
   torch::NoGradGuard no_grad;
   std::printf("batch 1, 224x224 S2L2A input (196 tokens), target S1GRD (196 tokens, V=15360)\n");
+  std::printf("sampler row kernels: %s (TM_CPU_CAPABILITY=avx2 or =default selects others)\n",
+              net::row_kernels().name);
   std::printf("%-5s %3s %10s %8s %11s %9s %9s %9s %7s\n", "size", "thr", "peak GF/s", "enc ms",
               "enc GF/s", "target ms", "net ms", "sample ms", "outside");
   for (int threads : thread_counts) {
