@@ -123,6 +123,7 @@ TEST(token_sampler, EdgeCasesOfTheNucleus) {
   auto masked = logits.clone();
   masked.narrow(1, 100, 800).fill_(-std::numeric_limits<float>::infinity());
   expect_identical(masked, options(0.8, 1.0), 7, "masked");
+  expect_identical(logits, options(0.9999999, 1.0, 40), 10, "top-k, then top_p near 1");
   expect_identical(logits.narrow(0, 0, 1), options(0.8, 1.0), 8, "one row");
   // 60 logits far below the rest: exp underflows, the last bucket opens.
   auto spread = logits.clone();

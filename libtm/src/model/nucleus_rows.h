@@ -14,7 +14,8 @@ namespace terramind::net {
 
 // A worker's scratch for one row; rows are padded to whole vectors (padding logits are -inf).
 struct RowBuffers {
-  static constexpr int64_t kPad = 16;  // the widest lane count
+  static constexpr int64_t kPad = 16;    // the widest lane count
+  static constexpr int kBuckets = 2048;  // of the first-level histogram
   void resize(int64_t vocab);
   int64_t vocab = 0, padded = 0;
   std::vector<float>

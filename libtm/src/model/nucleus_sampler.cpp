@@ -16,7 +16,7 @@ void RowBuffers::resize(int64_t new_vocab) {
   weight.resize(padded);
   bucket.resize(padded);
   words.resize(2 * padded + 2 * Mt19937Stream::kHistory);
-  mass.resize(2048);
+  mass.resize(kBuckets);
 }
 
 const RowKernels& row_kernels() {

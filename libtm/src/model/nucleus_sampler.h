@@ -4,8 +4,9 @@
 // top-p filter, then torch.multinomial(probs, 1) draws Exp(1) noise q for every logit from the
 // CPU generator (mt19937, two 32-bit words per double) and returns argmax(p / q). Replaying that
 // stream word for word is what makes our tokens identical; everything else is free to be fast:
-//  - the nucleus is found with a histogram over the float bits of exp(z - max), and only the
-//    boundary bucket is sorted;
+//  - the nucleus is found with a histogram linear in the logit; only the bucket holding the cut
+//    is refined, and only its last few tokens are sorted (ties that the cut splits follow
+//    torch's own, unstable, sort);
 //  - the race needs -log(1 - u) for a handful of tokens: 21 bits of the first word of each draw
 //    bound u from below, so p / lower_bound(u) bounds a token's ratio from above and rules out
 //    nearly every token with one vectorised pass;
