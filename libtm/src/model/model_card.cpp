@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 
+#include "common/card_file.h"
 #include "tm/registry.h"
 #include "tm/model.h"
 
@@ -64,23 +63,9 @@ ModelCard ModelCard::from_json(const std::string& json_text) {
 }
 
 ModelCard ModelCard::from_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("model card not found: " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  ModelCard card;
-  try {
-    card = from_json(text.str());
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(path + ": " + e.what());
-  }
-  const auto slash = path.find_last_of('/');
-  auto resolve = [&](std::string& file) {
-    if (!file.empty() && file[0] != '/' && slash != std::string::npos)
-      file = path.substr(0, slash + 1) + file;
-  };
-  resolve(card.checkpoint);
-  for (auto& [modality, file] : card.tokenizers) resolve(file);
+  ModelCard card = read_card(path, "model card", &ModelCard::from_json);
+  card.checkpoint = beside_card(path, card.checkpoint);
+  for (auto& [modality, file] : card.tokenizers) file = beside_card(path, file);
   return card;
 }
 

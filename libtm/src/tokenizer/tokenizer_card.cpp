@@ -1,8 +1,7 @@
 // TokenizerCard <-> JSON. Field names follow the reference constructor arguments where one exists.
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "common/card_file.h"
 #include "tm/model.h"
 #include "tm/registry.h"
 
@@ -161,20 +160,8 @@ TokenizerCard TokenizerCard::from_json(const std::string& json_text) {
 }
 
 TokenizerCard TokenizerCard::from_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("tokenizer card not found: " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  TokenizerCard card;
-  try {
-    card = from_json(text.str());
-  } catch (const std::exception& e) {
-    throw std::invalid_argument(path + ": " + e.what());
-  }
-  if (!card.checkpoint.empty() && card.checkpoint[0] != '/') {
-    const auto slash = path.find_last_of('/');
-    if (slash != std::string::npos) card.checkpoint = path.substr(0, slash + 1) + card.checkpoint;
-  }
+  TokenizerCard card = read_card(path, "tokenizer card", &TokenizerCard::from_json);
+  card.checkpoint = beside_card(path, card.checkpoint);
   return card;
 }
 

@@ -1,5 +1,6 @@
-# Fails when tm_model_tests has tests outside the suites registered in CMakeLists.txt, so that no
-# suite is silently left out of CTest. Inputs: EXE, EXCLUDED (gtest patterns joined by ':').
+# Fails when a test executable has tests outside the suites registered with tm_gtest_suites()
+# (tests/CMakeLists.txt), so that no suite is silently left out of CTest. Inputs: EXE, EXCLUDED
+# (gtest patterns joined by ':').
 execute_process(COMMAND ${EXE} --gtest_list_tests --gtest_filter=-${EXCLUDED}
                 OUTPUT_VARIABLE listing RESULT_VARIABLE status)
 if(NOT status EQUAL 0)
@@ -10,5 +11,5 @@ string(REGEX MATCHALL "(^|\n)[^ \n]+\\." suites "${listing}")
 list(TRANSFORM suites STRIP)
 if(suites)
   list(JOIN suites " " suites)
-  message(FATAL_ERROR "gtest suites missing from TM_MODEL_TEST_SUITES: ${suites}")
+  message(FATAL_ERROR "gtest suites not registered with tm_gtest_suites(): ${suites}")
 endif()
