@@ -22,8 +22,8 @@ uint64_t mix(uint64_t z) {
 // A window's own seed: results depend on the user's seed and the window's position only, not
 // on batch composition or order.
 int64_t window_seed(int64_t seed, const PixelWindow& w) {
-  const uint64_t position = (static_cast<uint64_t>(static_cast<uint32_t>(w.x)) << 32) |
-                            static_cast<uint32_t>(w.y);
+  const uint64_t position =
+      (static_cast<uint64_t>(static_cast<uint32_t>(w.x)) << 32) | static_cast<uint32_t>(w.y);
   return static_cast<int64_t>(mix(static_cast<uint64_t>(seed) ^ mix(position)) >> 1);
 }
 
@@ -39,31 +39,14 @@ class TerraMindWindowModel : public WindowModel {
 
   std::vector<std::string> targets() const override { return targets_; }
 
-  TargetSpec spec(const std::string& target) const override {
-    const Modality& m = ModalityRegistry::instance().get(target);
-    TargetSpec spec;
-    spec.name = m.name;
-    if (m.name == "LULC") {
-      spec.is_classes = true;
-      spec.classes = ModalityRegistry::instance().lulc_classes();
-      spec.channels = static_cast<int>(spec.classes.size());
-      spec.data_type = "Byte";
-      spec.nodata = 0;  // class 0 is "No data"
-      spec.band_descriptions = {"LULC"};
-      return spec;
-    }
-    spec.channels = m.channels();
-    spec.data_type = m.output_type.empty() ? "Float32" : m.output_type;
-    spec.nodata = spec.data_type == "UInt16" ? 0.0 : -9999.0;
-    for (const auto& b : m.bands) spec.band_descriptions.push_back(b.name);
-    return spec;
-  }
+  TargetSpec spec(const std::string& target) const override { return target_spec_for(target); }
 
   bool accepts_input(const std::string& modality) const override {
     try {
       const std::string key = model_.input_key(modality);
       // Token inputs (LULC, NDVI) need their tokenizer to become tokens.
-      return key.rfind("untok_", 0) == 0 || tokenizers_.count(ModalityRegistry::instance().get(modality).name);
+      return key.rfind("untok_", 0) == 0 ||
+             tokenizers_.count(ModalityRegistry::instance().get(modality).name);
     } catch (const std::exception&) {
       return false;
     }
@@ -71,7 +54,8 @@ class TerraMindWindowModel : public WindowModel {
 
   int window_size_multiple() const override {
     for (const auto& [name, tokenizer] : tokenizers_)
-      if (tokenizer.is_diffusion()) return static_cast<int>(tokenizer.card().decode_size_multiple());
+      if (tokenizer.is_diffusion())
+        return static_cast<int>(tokenizer.card().decode_size_multiple());
     return static_cast<int>(model_.card().patch_size);
   }
 
@@ -87,8 +71,9 @@ class TerraMindWindowModel : public WindowModel {
         inputs.emplace_back(m.name, values);
       } else {  // tokenized input: raster -> tokens with its tokenizer
         const ImageTokenizer& tokenizer = tokenizers_.at(m.name);
-        const auto prepared = tokenizer.card().class_input ? values.squeeze(1).round().to(torch::kLong)
-                                                           : tokenizer.standardize(values);
+        const auto prepared = tokenizer.card().class_input
+                                  ? values.squeeze(1).round().to(torch::kLong)
+                                  : tokenizer.standardize(values);
         inputs.emplace_back(m.name, tokenizer.encode(prepared));
       }
     }
@@ -150,11 +135,11 @@ class TerraMindWindowModel : public WindowModel {
 std::unique_ptr<WindowModel> open_terramind_window_model(const RuntimeSettings& settings) {
   if (settings.model.empty()) throw std::invalid_argument("no model given");
   if (settings.device != "cpu") {
-    throw std::invalid_argument(
-        "device '" + settings.device + "' was asked for, but " +
-        (torch::cuda::is_available() ? "tm's model runtime runs on the CPU only in this version"
+    throw std::invalid_argument("device '" + settings.device + "' was asked for, but " +
+                                (torch::cuda::is_available()
+                                     ? "tm's model runtime runs on the CPU only in this version"
                                      : "this LibTorch build has no CUDA support") +
-        "; use --device cpu");
+                                "; use --device cpu");
   }
   if (settings.threads > 0) at::set_num_threads(settings.threads);
   TerraMindModel model = TerraMindModel::open(settings.model, settings.head_dim);
@@ -185,7 +170,8 @@ std::unique_ptr<WindowModel> open_terramind_window_model(const RuntimeSettings& 
   // Tokenized inputs the model accepts (LULC, NDVI) get their tokenizers when the card has them.
   for (const auto& key : card.encoder_modalities) {
     const Modality* m = registry.find_by_key(key);
-    if (m && key.rfind("tok_", 0) == 0 && !tokenizers.count(m->name) && card.tokenizers.count(m->name))
+    if (m && key.rfind("tok_", 0) == 0 && !tokenizers.count(m->name) &&
+        card.tokenizers.count(m->name))
       load_tokenizer(m->name);
   }
   if (targets.empty()) throw std::invalid_argument("the model offers no raster target");

@@ -23,23 +23,9 @@ void features(const InputTensor& in, int window, std::size_t plane, std::size_t 
 }  // namespace
 
 TargetSpec SyntheticModel::spec(const std::string& target) const {
-  TargetSpec spec;
-  spec.name = target;
-  if (target == "S1GRD") {
-    spec.channels = 2;
-    spec.data_type = "Float32";
-    spec.nodata = -9999.0;
-    for (const Band& band : ModalityRegistry::instance().get("S1GRD").bands)
-      spec.band_descriptions.push_back(band.name);
-  } else if (target == "LULC") {
-    spec.is_classes = true;
-    spec.classes = ModalityRegistry::instance().lulc_classes();
-    spec.channels = static_cast<int>(spec.classes.size());
-    spec.nodata = 0;
-  } else {
+  if (target != "S1GRD" && target != "LULC")
     throw std::invalid_argument("the synthetic model has no target " + target);
-  }
-  return spec;
+  return target_spec_for(target);
 }
 
 bool SyntheticModel::accepts_input(const std::string& modality) const {

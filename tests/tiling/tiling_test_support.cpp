@@ -66,10 +66,7 @@ TargetSpec RecordingModel::spec(const std::string& target) const {
   } else if (target == "ECHO") {
     spec.channels = echo_channels;
   } else if (target == "LULC") {
-    spec.is_classes = true;
-    spec.classes = ModalityRegistry::instance().lulc_classes();
-    spec.channels = static_cast<int>(spec.classes.size());
-    spec.nodata = 0;
+    return target_spec_for("LULC");
   } else {
     throw std::invalid_argument("no target " + target);
   }

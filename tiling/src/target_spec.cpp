@@ -1,11 +1,32 @@
-// Checking a model's target description. Its own file: the GDAL plugin uses it without pulling in
-// the TBB pipeline (the plugin must not load TBB into every GDAL process).
+// Target descriptions: the registry's defaults and their checks. Its own file: the GDAL plugin
+// uses it without pulling in the TBB pipeline (the plugin must not load TBB into every GDAL
+// process).
 #include <cmath>
 #include <stdexcept>
 
 #include "tm/tiling.h"
 
 namespace terramind {
+
+TargetSpec target_spec_for(const std::string& modality) {
+  const Modality& m = ModalityRegistry::instance().get(modality);
+  TargetSpec spec;
+  spec.name = m.name;
+  if (m.name == "LULC") {
+    spec.is_classes = true;
+    spec.classes = ModalityRegistry::instance().lulc_classes();
+    spec.channels = static_cast<int>(spec.classes.size());
+    spec.data_type = "Byte";
+    spec.nodata = 0;  // class 0 is "No data"
+    spec.band_descriptions = {"LULC"};
+    return spec;
+  }
+  spec.channels = m.channels();
+  spec.data_type = m.output_type.empty() ? "Float32" : m.output_type;
+  spec.nodata = spec.data_type == "UInt16" ? 0.0 : -9999.0;
+  for (const auto& b : m.bands) spec.band_descriptions.push_back(b.name);
+  return spec;
+}
 
 void validate_target_spec(const TargetSpec& spec, const std::string& target) {
   if (spec.channels <= 0)

@@ -7,8 +7,8 @@
 #include <stdexcept>
 
 #include "common/card_file.h"
-#include "tm/registry.h"
 #include "tm/model.h"
+#include "tm/registry.h"
 
 namespace terramind {
 
@@ -97,7 +97,9 @@ std::string ModelCard::to_json() const {
 namespace terramind {
 namespace {
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 // Largest block index + 1 among keys "<stack>.<i>.".
 int64_t depth_of(const TensorMap& checkpoint, const std::string& stack, const std::string& prefix) {
@@ -132,8 +134,10 @@ std::vector<std::string> embedding_keys(const TensorMap& checkpoint, const std::
 ModelCard infer_model_card(const TensorMap& checkpoint, int64_t head_dim) {
   // Official files are the inner model; generation wrappers add "sampler.model.".
   std::string prefix;
-  if (checkpoint.contains("sampler.model.encoder_norm.weight")) prefix = "sampler.model.";
-  else if (checkpoint.contains("model.encoder_norm.weight")) prefix = "model.";
+  if (checkpoint.contains("sampler.model.encoder_norm.weight"))
+    prefix = "sampler.model.";
+  else if (checkpoint.contains("model.encoder_norm.weight"))
+    prefix = "model.";
   const at::Tensor* norm = checkpoint.find(prefix + "encoder_norm.weight");
   if (!norm) throw CheckpointError("not a TerraMind checkpoint: no encoder_norm.weight");
   ModelCard card;
@@ -141,8 +145,8 @@ ModelCard infer_model_card(const TensorMap& checkpoint, int64_t head_dim) {
   card.checkpoint_prefix = prefix;
   card.dim = norm->size(0);
   if (card.dim % head_dim != 0)
-    throw CheckpointError("width " + std::to_string(card.dim) + " is not a multiple of the head width " +
-                          std::to_string(head_dim));
+    throw CheckpointError("width " + std::to_string(card.dim) +
+                          " is not a multiple of the head width " + std::to_string(head_dim));
   card.heads = card.dim / head_dim;
   card.encoder_depth = depth_of(checkpoint, "encoder", prefix);
   card.decoder_depth = depth_of(checkpoint, "decoder", prefix);
@@ -152,14 +156,15 @@ ModelCard infer_model_card(const TensorMap& checkpoint, int64_t head_dim) {
   card.mlp_bias = checkpoint.contains(prefix + "encoder.0.mlp.fc1.bias");
   if (const at::Tensor* fc1 = checkpoint.find(prefix + "encoder.0.mlp.fc1.weight")) {
     const int64_t hidden = fc1->size(0);
-    card.mlp_ratio = card.gated_mlp ? (hidden * 3 + 2 * card.dim - 1) / (2 * card.dim)
-                                    : hidden / card.dim;
+    card.mlp_ratio =
+        card.gated_mlp ? (hidden * 3 + 2 * card.dim - 1) / (2 * card.dim) : hidden / card.dim;
   }
   const auto& registry = ModalityRegistry::instance();
   for (const auto& key : embedding_keys(checkpoint, prefix + "encoder_embeddings")) {
     const Modality* m = registry.find_by_key(key);
     if (m) card.encoder_modalities.push_back(key);
-    if (const at::Tensor* pos = checkpoint.find(prefix + "encoder_embeddings." + key + ".pos_emb")) {
+    if (const at::Tensor* pos =
+            checkpoint.find(prefix + "encoder_embeddings." + key + ".pos_emb")) {
       const auto side = static_cast<int64_t>(std::lround(std::sqrt(double(pos->size(1)))));
       if (m && m->kind != ModalityKind::kSequence) card.image_size = side * card.patch_size;
     }

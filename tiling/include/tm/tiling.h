@@ -361,6 +361,11 @@ struct TargetSpec {
                                    // empty: channel k is class k
 };
 
+// How a registry modality is written as a target: class maps (LULC) as class probabilities with
+// the registry's classes and colours, nodata class 0; others with their band names and output
+// type (nodata 0 for UInt16, -9999 otherwise). Throws std::invalid_argument for unknown names.
+TargetSpec target_spec_for(const std::string& modality);
+
 // One input modality of a batch: [window][channel][row][col] and [window][row][col].
 struct InputTensor {
   std::string modality;  // registry name
