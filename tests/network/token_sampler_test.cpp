@@ -120,6 +120,8 @@ TEST(token_sampler, EdgeCasesOfTheNucleus) {
   // Rounded logits: many equal values, so the cut falls between ties (index order decides).
   expect_identical((logits * 2).round(), options(0.5, 1.0), 5, "ties");
   expect_identical(torch::zeros({5, 333}), options(0.8, 1.0), 6, "all equal");
+  expect_identical((torch::randn({6, 15360}, data) * 2).round(), options(0.7, 0.9), 12,
+                   "ties in full-size rows");
   auto masked = logits.clone();
   masked.narrow(1, 100, 800).fill_(-std::numeric_limits<float>::infinity());
   expect_identical(masked, options(0.8, 1.0), 7, "masked");
