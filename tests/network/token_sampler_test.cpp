@@ -6,8 +6,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <random>
 #include <string>
 
 #include "model/generation.h"
@@ -126,11 +128,43 @@ TEST(token_sampler, EdgeCasesOfTheNucleus) {
   masked.narrow(1, 100, 800).fill_(-std::numeric_limits<float>::infinity());
   expect_identical(masked, options(0.8, 1.0), 7, "masked");
   expect_identical(logits, options(0.9999999, 1.0, 40), 10, "top-k, then top_p near 1");
+  // Live tokens far below the maximum share the last bucket with masked ones, and the walk gets
+  // there: 10 tokens at 0, 80 at -70 (exp > 0), 10 at -1000 that top-k masks.
+  auto tail = torch::full({3, 100}, -70.0f);
+  tail.narrow(1, 0, 10).fill_(0.0f);
+  tail.narrow(1, 90, 10).fill_(-1000.0f);
+  expect_identical(tail, options(1.0, 1.0, 90), 13, "live and masked in the last bucket");
   expect_identical(logits.narrow(0, 0, 1), options(0.8, 1.0), 8, "one row");
   // 60 logits far below the rest: exp underflows, the last bucket opens.
   auto spread = logits.clone();
   spread.narrow(1, 0, 60).sub_(200.0);
   expect_identical(spread, options(0.99999, 1.0), 9, "underflow");
+}
+
+// Random shapes, scales, offsets, ties, top-p, top-k and temperatures (fixed seeds). Top-p stays
+// below 0.999: nearer to 1 the reference's cut falls in the rounding noise of its own softmax
+// (see nucleus_sampler.h).
+TEST(token_sampler, RandomizedAgainstReference) {
+  torch::NoGradGuard no_grad;
+  std::mt19937_64 rng(2026);
+  auto data = at::make_generator<at::CPUGeneratorImpl>(2026);
+  const int64_t vocabs[] = {1, 7, 100, 1000, 4375, 15360};
+  int64_t rows = 0;
+  for (int config = 0; config < 150; ++config) {
+    const int64_t vocab = vocabs[rng() % 6], count = 1 + static_cast<int64_t>(rng() % 24);
+    const double scale = std::pow(10.0, std::uniform_real_distribution<>(-3, 2)(rng));
+    auto logits =
+        torch::randn({count, vocab}, data) * scale + std::uniform_real_distribution<>(-50, 50)(rng);
+    if (rng() % 5 == 0) logits = logits.round();
+    const int filter = static_cast<int>(rng() % 4);
+    const double top_p = filter == 0 ? 0.0 : std::uniform_real_distribution<>(0.01, 0.999)(rng);
+    const double temperature = rng() % 2 ? 1.0 : std::uniform_real_distribution<>(0.3, 3.0)(rng);
+    const int64_t top_k = rng() % 4 == 0 ? 1 + static_cast<int64_t>(rng() % 100) : 0;
+    expect_identical(logits, options(top_p, temperature, top_k), rng(),
+                     "config " + std::to_string(config));
+    rows += count;
+  }
+  EXPECT_GT(rows, 1000);
 }
 
 // Consecutive calls continue the generator stream exactly as torch's would.
