@@ -18,12 +18,12 @@ struct RowBuffers {
   static constexpr int kBuckets = 2048;  // of the first-level histogram
   void resize(int64_t vocab);
   int64_t vocab = 0, padded = 0;
-  std::vector<float>
-      logits;  // a padded copy of the row, when vocab is not a whole number of vectors
-  std::vector<float> weight;  // exp(z / T - max)
-  std::vector<int32_t> bucket;
+  // A padded copy of the row, when vocab is not a whole number of vectors.
+  std::vector<float> logits;
+  std::vector<float> weight;    // exp(z / T - max)
+  std::vector<int32_t> bucket;  // first-level histogram bucket of each token
   std::vector<uint32_t> words;  // the row's draws, behind a block of generator history
-  std::vector<double> mass;
+  std::vector<double> mass;     // softmax mass per bucket
   std::vector<int32_t> candidates;
   const float* next_row = nullptr;  // logits this worker will likely take next: prefetched
   const float* z = nullptr;         // the row's (padded) logits
