@@ -131,7 +131,8 @@ int main(int argc, char** argv) {
     }
     inputs.push_back({arg.substr(eq + 1), arg.substr(0, eq)});
   }
-  if (blend != "taper" && blend != "mean") {
+  const auto weighting = blend_weighting_from(blend);
+  if (!weighting) {
     std::cerr << "tm_generate: --blend must be taper or mean\n";
     return 2;
   }
@@ -142,7 +143,7 @@ int main(int argc, char** argv) {
   if (greedy) settings.temperature = 0.0;
   if (vm.count("no-clamp")) settings.clamp = false;
   settings.targets = split(targets_arg, ',');
-  tiling.weighting = blend == "mean" ? BlendWeighting::kMean : BlendWeighting::kTaper;
+  tiling.weighting = *weighting;
   tiling.open.allow_ungeoreferenced = pixel_grid;
   tiling.write.overwrite = overwrite;
   tiling.write.format = format == "cog" ? OutputFormat::kCOG : OutputFormat::kGTiff;

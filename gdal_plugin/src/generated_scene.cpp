@@ -69,7 +69,6 @@ struct GeneratedScene::PreparedWindow {
   std::vector<std::uint8_t> valid;                // any input holds data
 };
 
-
 std::vector<int> overview_factors(int width, int height, int window_size, int levels) {
   auto largest_side = [&](int factor) {
     return std::max((width + factor - 1) / factor, (height + factor - 1) / factor);
@@ -125,16 +124,8 @@ GeneratedScene::GeneratedScene(const GenerationSettings& settings, const RasterI
   });
   if (spec_.name.empty()) spec_.name = target;
   validate_target_spec(spec_, spec_.name);
-  if (standardise_)
-    for (const SceneInput& input : settings_.inputs) {
-      const Modality& modality = ModalityRegistry::instance().get(input.modality);
-      const bool has = *standardise_ == StatsVersion::kV1 ? modality.stats_v1.has_value()
-                                                          : modality.stats_v01.has_value();
-      if (!has)
-        throw std::invalid_argument("the model wants inputs standardised with " +
-                                    std::string(to_string(*standardise_)) + " statistics, which " +
-                                    modality.name + " does not have");
-    }
+  for (const SceneInput& input : settings_.inputs)
+    require_standardisation(ModalityRegistry::instance().get(input.modality), standardise_);
 
   const int w = source.width, h = source.height, size = settings_.window_size;
   std::vector<int> factors = overview_factors(w, h, size, settings_.overview_levels);

@@ -61,22 +61,6 @@ const std::vector<std::string>& setting_keys() {
   return keys;
 }
 
-const char* to_string(BlendWeighting weighting) {
-  return weighting == BlendWeighting::kMean ? "mean" : "taper";
-}
-
-const char* to_string(EdgePolicy edge) {
-  switch (edge) {
-    case EdgePolicy::kFill:
-      return "fill";
-    case EdgePolicy::kReplicate:
-      return "replicate";
-    case EdgePolicy::kReflect:
-      return "reflect";
-  }
-  return "reflect";
-}
-
 std::string canonical_key(const std::string& key) {
   const std::string name = lower(key);
   const auto& keys = setting_keys();
@@ -119,21 +103,13 @@ void apply_setting(GenerationSettings& s, const std::string& key, const std::str
   } else if (name == "overlap") {
     s.overlap = parse_integer<int>(name, value, 0, 8191);
   } else if (name == "blend") {
-    const std::string v = lower(value);
-    if (v != "taper" && v != "mean")
-      throw SettingsError("blend must be taper or mean, got " + value);
-    s.weighting = v == "mean" ? BlendWeighting::kMean : BlendWeighting::kTaper;
+    const auto weighting = blend_weighting_from(value);
+    if (!weighting) throw SettingsError("blend must be taper or mean, got " + value);
+    s.weighting = *weighting;
   } else if (name == "edge") {
-    const std::string v = lower(value);
-    if (v == "reflect") {
-      s.edge = EdgePolicy::kReflect;
-    } else if (v == "replicate") {
-      s.edge = EdgePolicy::kReplicate;
-    } else if (v == "fill") {
-      s.edge = EdgePolicy::kFill;
-    } else {
-      throw SettingsError("edge must be reflect, replicate or fill, got " + value);
-    }
+    const auto edge = edge_policy_from(value);
+    if (!edge) throw SettingsError("edge must be reflect, replicate or fill, got " + value);
+    s.edge = *edge;
   } else if (name == "batch") {
     s.batch_size = parse_integer<int>(name, value, 1, 4096);
   } else if (name == "cache_mb") {

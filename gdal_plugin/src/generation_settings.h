@@ -63,7 +63,4 @@ void validate(const GenerationSettings& settings);
 // serves every target and input it supports).
 std::string runtime_settings_json(const GenerationSettings& settings);
 
-const char* to_string(BlendWeighting weighting);
-const char* to_string(EdgePolicy edge);
-
 }  // namespace terramind::gdal_plugin

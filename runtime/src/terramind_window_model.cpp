@@ -80,22 +80,22 @@ class TerraMindWindowModel : public WindowModel {
     // With sampling, every window gets its own seed, hence its own generate call; greedy
     // decoding is independent of the batch and runs batched.
     const bool per_window = settings_.temperature >= 1e-10;
+    GenerationOptions options;
+    options.decoding_steps = settings_.decoding_steps;
+    options.temperature = settings_.temperature;
+    options.top_p = settings_.top_p;
+    options.top_k = settings_.top_k;
+    std::vector<std::string> targets;
+    for (const auto& t : outputs.targets) targets.push_back(t.target);
+    const int64_t grid = size / model_.card().patch_size;
     for (int64_t w0 = 0; w0 < n; w0 += per_window ? 1 : n) {
       const int64_t count = per_window ? 1 : n;
       ModalityInputs slice;
       for (const auto& [name, value] : inputs) slice.emplace_back(name, value.narrow(0, w0, count));
-      GenerationOptions options;
-      options.decoding_steps = settings_.decoding_steps;
-      options.temperature = settings_.temperature;
-      options.top_p = settings_.top_p;
-      options.top_k = settings_.top_k;
       options.seed = window_seed(settings_.seed, batch.windows[w0]);
-      std::vector<std::string> keys;
-      for (const auto& t : outputs.targets) keys.push_back(t.target);
-      const auto tokens = model_.generate(slice, keys, options);
+      const auto tokens = model_.generate(slice, targets, options);
       for (auto& out : outputs.targets) {
         const auto& ids = tokens.at(model_.output_key(out.target));
-        const int64_t grid = size / model_.card().patch_size;
         const auto decoded = decode(out.target, ids.reshape({count, grid, grid}), batch, w0, count);
         const auto flat = decoded.contiguous();
         std::memcpy(out.values.data() + w0 * out.channels * size * size, flat.data_ptr<float>(),

@@ -1,10 +1,10 @@
 #include "test_paths.h"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace terramind::testing {
 
@@ -21,15 +21,6 @@ std::string data_dir() { return shared_dir() + "/data"; }
 std::string spec_dir() { return shared_dir() + "/spec"; }
 std::string sample_scene() { return TM_SAMPLE_SCENE; }
 std::string sample_lulc() { return TM_SAMPLE_LULC; }
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -1,21 +1,31 @@
 // Where tests find their inputs. Defaults point beside the source tree; environment variables
 // let the same tests run on other fixture sets (TM_FIXTURES) or data folders (TM_SHARED).
 #pragma once
+#include <exception>
 #include <functional>
 #include <string>
 #include <vector>
 
 namespace terramind::testing {
 
-std::string shared_dir();     // $TM_SHARED or <repo>/../shared
-std::string fixtures_dir();   // $TM_FIXTURES or <shared>/fixtures
-std::string data_dir();       // <shared>/data
-std::string spec_dir();       // <shared>/spec
-std::string sample_scene();   // the generated S2L2A sample (build tree)
-std::string sample_lulc();    // its true land cover
+std::string shared_dir();    // $TM_SHARED or <repo>/../shared
+std::string fixtures_dir();  // $TM_FIXTURES or <shared>/fixtures
+std::string data_dir();      // <shared>/data
+std::string spec_dir();      // <shared>/spec
+std::string sample_scene();  // the generated S2L2A sample (build tree)
+std::string sample_lulc();   // its true land cover
 
-// The message of the exception `fn` throws, or "" when it throws none.
-std::string error_of(const std::function<void()>& fn);
+// The message of the exception of type E that `fn` throws, or "" when it throws none (one of
+// another type escapes and fails the test).
+template <typename E = std::exception>
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
 bool contains(const std::string& text, const std::string& part);
 
 // A fresh empty folder for one test, removed by the ScratchDir destructor.

@@ -12,28 +12,18 @@
 #include "tokenizer_fixtures.h"
 
 using namespace terramind;
+using terramind::testing::error_of;
 using terramind::testing::fixture_card;
 using terramind::testing::fixture_tensors;
 using terramind::testing::fixture_tokenizer;
+using terramind::testing::kDiVAE;
+using terramind::testing::kVQVAE;
 using terramind::testing::max_abs_diff;
 
 namespace {
 
-constexpr char kDiVAE[] = "tokenizer_divae_s1grd";
-constexpr char kVQVAE[] = "tokenizer_vqvae_lulc";
-
 std::string card_path(const std::string& name) {
   return std::string(TM_TOKENIZER_CARDS_DIR) + "/terramind_v1_tokenizer_" + name + ".json";
-}
-
-template <typename Exception, typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 at::Tensor fixture_image() { return fixture_tensors(kDiVAE).at("input/image"); }

@@ -14,12 +14,11 @@ using namespace terramind;
 using terramind::testing::data_dir;
 using terramind::testing::fixture_tensors;
 using terramind::testing::fixture_tokenizer;
+using terramind::testing::kDiVAE;
+using terramind::testing::kVQVAE;
 using terramind::testing::ScratchDir;
 
 namespace {
-
-constexpr char kDiVAE[] = "tokenizer_divae_s1grd";
-constexpr char kVQVAE[] = "tokenizer_vqvae_lulc";
 
 std::string sample(const std::string& modality) {
   return data_dir() + "/terramesh_examples/" + modality + "/282D_485L_3_3.tif";

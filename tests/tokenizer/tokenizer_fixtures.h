@@ -8,6 +8,10 @@
 
 namespace terramind::testing {
 
+// The image tokenizer fixtures.
+constexpr char kDiVAE[] = "tokenizer_divae_s1grd";
+constexpr char kVQVAE[] = "tokenizer_vqvae_lulc";
+
 std::string fixture_path(const std::string& file);
 // The fixture's `<name>.pt` tensors, read once per process. Throws when the file is missing, so
 // parity tests fail (not skip) without their fixtures.

@@ -13,12 +13,12 @@ using namespace terramind;
 using terramind::testing::fixture_card;
 using terramind::testing::fixture_tensors;
 using terramind::testing::fixture_tokenizer;
+using terramind::testing::kDiVAE;
+using terramind::testing::kVQVAE;
 using terramind::testing::max_abs_diff;
 
 namespace {
 
-constexpr char kDiVAE[] = "tokenizer_divae_s1grd";
-constexpr char kVQVAE[] = "tokenizer_vqvae_lulc";
 constexpr double kEncoderTolerance = 1e-4;  // aux/encoder_out, aux/latent, output/quant
 constexpr double kStepTolerance = 1e-4;     // DiVAE aux/T2/*, output/decoded_T2, VQVAE decoded
 constexpr double kT10Tolerance = 2e-4;      // DiVAE output/decoded_T10

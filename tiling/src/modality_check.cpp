@@ -72,17 +72,16 @@ ModalityCheck check_modality(const RasterInfo& info, const Modality& modality) {
       const int expected_at = modality.band_index(descriptions[i]);
       if (expected_at == i) continue;
       std::ostringstream why;
-      why << "band " << (i + 1) << " is described as '" << descriptions[i] << "', "
-          << modality.name << " expects " << modality.bands[i].name << " there";
+      why << "band " << (i + 1) << " is described as '" << descriptions[i] << "', " << modality.name
+          << " expects " << modality.bands[i].name << " there";
       check.reasons.push_back(why.str());
     }
   } else if (!all_named) {
     const bool any_text = std::any_of(descriptions.begin(), descriptions.end(),
                                       [](const std::string& d) { return !d.empty(); });
-    check.notes.push_back(any_text ? "band descriptions do not name bands; order " +
-                                         band_list(modality) + " assumed"
-                                   : "no band descriptions; order " + band_list(modality) +
-                                         " assumed");
+    check.notes.push_back(
+        any_text ? "band descriptions do not name bands; order " + band_list(modality) + " assumed"
+                 : "no band descriptions; order " + band_list(modality) + " assumed");
   }
 
   if (info.nodata)
@@ -92,6 +91,15 @@ ModalityCheck check_modality(const RasterInfo& info, const Modality& modality) {
 
   check.ok = check.reasons.empty();
   return check;
+}
+
+void require_standardisation(const Modality& modality, std::optional<StatsVersion> standardise) {
+  if (!standardise) return;
+  const auto& stats = *standardise == StatsVersion::kV1 ? modality.stats_v1 : modality.stats_v01;
+  if (!stats)
+    throw std::invalid_argument("the model wants inputs standardised with " +
+                                std::string(to_string(*standardise)) + " statistics, which " +
+                                modality.name + " does not have");
 }
 
 void require_modality(const RasterInfo& info, const Modality& modality) {

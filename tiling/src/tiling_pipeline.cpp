@@ -76,7 +76,6 @@ class TokenPool : public std::enable_shared_from_this<TokenPool> {
   std::vector<std::unique_ptr<BatchToken>> free_;
 };
 
-
 class TiledRun {
  public:
   TiledRun(const std::vector<SceneInput>& inputs, WindowModel& model,
@@ -140,14 +139,7 @@ void TiledRun::open_inputs(const std::vector<SceneInput>& inputs) {
     if (!model_.accepts_input(modality.name))
       throw std::invalid_argument("the model does not take " + modality.name + " as input (" +
                                   input.path + ")");
-    if (standardise_) {
-      const bool has_stats = *standardise_ == StatsVersion::kV1 ? modality.stats_v1.has_value()
-                                                                : modality.stats_v01.has_value();
-      if (!has_stats)
-        throw std::invalid_argument("the model wants inputs standardised with " +
-                                    std::string(to_string(*standardise_)) + " statistics, which " +
-                                    modality.name + " does not have");
-    }
+    require_standardisation(modality, standardise_);
     SceneReader reader = SceneReader::open(input.path, options_.open);
     require_modality(reader.info(), modality);
     if (!inputs_.empty()) require_same_grid(inputs_.front().reader.info(), reader.info());
@@ -396,6 +388,5 @@ TilingSummary generate_scene(const std::vector<SceneInput>& inputs, WindowModel&
   TiledRun run(inputs, model, targets, options);
   return run.run();
 }
-
 
 }  // namespace terramind

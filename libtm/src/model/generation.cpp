@@ -14,8 +14,8 @@ std::vector<int64_t> linear_token_schedule(int64_t steps, int64_t total) {
   if (steps <= 0) throw std::invalid_argument("decoding steps must be positive");
   std::vector<int64_t> bounds;
   for (int64_t i = 0; i < steps; ++i)
-    bounds.push_back(static_cast<int64_t>(std::floor(static_cast<double>(i) *
-                                                     (static_cast<double>(total) / steps))));
+    bounds.push_back(static_cast<int64_t>(
+        std::floor(static_cast<double>(i) * (static_cast<double>(total) / steps))));
   bounds.push_back(total);
   std::vector<int64_t> counts;
   for (std::size_t i = 1; i < bounds.size(); ++i) counts.push_back(bounds[i] - bounds[i - 1]);
@@ -36,11 +36,11 @@ torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingOptions& 
 
 namespace {
 
-constexpr int64_t kEosId = 3;              // [EOS]
-constexpr int64_t kFirstSentinel = 4;      // [S_0]
-constexpr int64_t kLastSentinel = 203;     // [S_199]
-constexpr int64_t kSentinelStart = 5;      // [S_1]: generation starts from it
-constexpr int64_t kSentinelStop = 6;       // [S_2]: and stops at it
+constexpr int64_t kEosId = 3;           // [EOS]
+constexpr int64_t kFirstSentinel = 4;   // [S_0]
+constexpr int64_t kLastSentinel = 203;  // [S_199]
+constexpr int64_t kSentinelStart = 5;   // [S_1]: generation starts from it
+constexpr int64_t kSentinelStop = 6;    // [S_2]: and stops at it
 
 bool is_sentinel(int64_t id) { return id >= kFirstSentinel && id <= kLastSentinel; }
 
@@ -122,6 +122,19 @@ EncoderInput encoder_tokens(const TerraMindImpl& model, const ModalityTensors& i
   return in;
 }
 
+// The decoder's context: the encoder over the input tokens (masked ones excluded).
+torch::Tensor encoded_context(const TerraMindImpl& model, const EncoderInput& in) {
+  const auto mask = in.mask.defined() ? in.mask.unsqueeze(1) : in.mask;
+  return model.context(model.encode(in.x + in.emb, mask), in.emb);
+}
+
+// The generator of generation step `step`: the reference seeds the global generator with
+// seed0 + s; a local one gives the same stream without touching global state. Negative seeds
+// wrap to uint64 as in torch.
+at::Generator step_generator(int64_t seed, int64_t step) {
+  return at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed + step));
+}
+
 std::pair<int64_t, int64_t> input_grid(const ModalityTensors& inputs, int64_t patch) {
   // As the reference: the last image input sets the target grid.
   int64_t gh = 0, gw = 0;
@@ -146,7 +159,8 @@ void merge_generated_sequence(const torch::Tensor& out, TargetState& target) {
   std::size_t longest = 1;
   auto acc = out.accessor<int64_t, 2>();
   for (int64_t b = 0; b < B; ++b) {
-    for (int64_t i = 1; i < out.size(1) && !is_sentinel(acc[b][i]); ++i) rows[b].push_back(acc[b][i]);
+    for (int64_t i = 1; i < out.size(1) && !is_sentinel(acc[b][i]); ++i)
+      rows[b].push_back(acc[b][i]);
     longest = std::max(longest, rows[b].size());
   }
   target.tokens = torch::zeros({B, static_cast<int64_t>(longest)}, torch::kLong);
@@ -162,8 +176,7 @@ void generate_sequence(const TerraMindImpl& model, const GenerationRequest& requ
                        const std::vector<TargetState>& all, TargetState& target,
                        at::Generator& generator) {
   const auto in = encoder_tokens(model, request.inputs, all);
-  const auto context = model.context(
-      model.encode(in.x + in.emb, in.mask.defined() ? in.mask.unsqueeze(1) : in.mask), in.emb);
+  const auto context = encoded_context(model, in);
   const auto& embedding = model.sequence_target(target.key);
   const int64_t B = context.size(0);
   // An empty target of length L decodes at most L - 1 positions: [S_1] then L - 2 tokens.
@@ -213,11 +226,8 @@ std::map<std::string, torch::Tensor> generate_tokens(const TerraMindImpl& model,
 
   int64_t step_index = 0;
   for (auto& target : targets) {
-    // The reference seeds the global generator with seed0 + s; a local one gives the same
-    // stream without touching global state. Negative seeds wrap to uint64 as in torch.
     if (target.sequence) {
-      auto generator =
-          at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(request.seed + step_index));
+      auto generator = step_generator(request.seed, step_index);
       generate_sequence(model, request, targets, target, generator);
       ++step_index;
       continue;
@@ -225,19 +235,17 @@ std::map<std::string, torch::Tensor> generate_tokens(const TerraMindImpl& model,
     const int64_t N = target.gh * target.gw;
     for (const int64_t count : linear_token_schedule(request.decoding_steps, N)) {
       const auto in = encoder_tokens(model, request.inputs, targets);
-      const auto mask3 = in.mask.defined() ? in.mask.unsqueeze(1) : in.mask;
-      const auto context = model.context(model.encode(in.x + in.emb, mask3), in.emb);
-
-      auto generator =
-          at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(request.seed + step_index));
+      const auto context = encoded_context(model, in);
+      auto generator = step_generator(request.seed, step_index);
       const auto r = torch::rand({N}, generator) * 1e-6;
       const auto order = (target.decided.to(torch::kFloat32) + r).argsort(/*dim=*/int64_t{-1});
       const auto positions = order.narrow(0, 0, count);
 
-      auto decoded = model.decode_image(target.key, context, target.gh, target.gw, positions, in.mask);
+      auto decoded =
+          model.decode_image(target.key, context, target.gh, target.gw, positions, in.mask);
       const auto logits = model.logits(target.key, decoded);  // [B, n, V], rows in ROAR order
-      const auto ids =
-          sample_tokens(logits.reshape({B * count, -1}), request.sampling, generator).reshape({B, count});
+      const auto ids = sample_tokens(logits.reshape({B * count, -1}), request.sampling, generator)
+                           .reshape({B, count});
       target.tokens.index_copy_(1, positions, ids);
       target.decided.index_fill_(0, positions, true);
       ++step_index;

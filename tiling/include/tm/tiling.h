@@ -82,6 +82,10 @@ ModalityCheck check_modality(const RasterInfo& info, const Modality& modality);
 // Throws RasterError with the check's reasons unless the raster matches.
 void require_modality(const RasterInfo& info, const Modality& modality);
 
+// Throws std::invalid_argument unless `modality` can be standardised as the model wants
+// (`standardise`: the statistics version, none when the model takes raw values).
+void require_standardisation(const Modality& modality, std::optional<StatsVersion> standardise);
+
 // ---------------------------------------------------------------------------------------------
 struct PixelWindow {
   int x = 0;  // may lie partly outside the raster; the edge policy fills the outside
@@ -249,6 +253,14 @@ enum class BlendWeighting {
   kMean,   // every window counts the same (plain mean, as in the TerraMind paper)
   kTaper,  // raised-cosine ramps across each overlap: no seams (default)
 };
+
+// The option names of the engine's choices ("taper", "mean"; "reflect", "replicate", "fill"),
+// for command lines, connection strings and metadata. Parsing ignores case; nullopt when the
+// name is unknown.
+const char* to_string(BlendWeighting weighting);
+const char* to_string(EdgePolicy edge);
+std::optional<BlendWeighting> blend_weighting_from(const std::string& name);
+std::optional<EdgePolicy> edge_policy_from(const std::string& name);
 
 // Separable per-window weights: weight = row_weights(window row)[r] * col_weights(window col)[c].
 // Along each axis the weights of the windows covering a pixel sum to 1 (partition of unity, also
