@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "tm/model.h"
@@ -65,20 +66,24 @@ int main(int argc, char** argv) {
   TilingOptions tiling;
   bool overwrite = false, quiet = false, greedy = false, probabilities = false, harmonise = false,
        pixel_grid = false;
+  bool chain = false;
   po::options_description options(
       "tm_generate: generate TerraMind modalities for a whole scene, georeferenced like the "
       "input\n\n"
       "usage: tm_generate --input S2L2A=scene.tif --to S1GRD,LULC --model MODEL.json --out-dir "
       "out\n\n"
       "One Cloud-Optimized GeoTIFF per target, named <first input>_<TARGET>.tif. The scene is cut\n"
-      "in overlapping windows, each generated once for all targets and blended without seams.\n\n"
+      "in overlapping windows and blended without seams. Each target of a window is generated\n"
+      "from the inputs alone with its own random stream, so a target's pixels do not depend on\n"
+      "which other targets are asked for (--chain-targets: the reference's chained order).\n\n"
       "options");
-  options.add_options()("help,h", "show this help")(
+  options.add_options()("help,h", "show this help")("version", "print the tm version")(
       "input,i", po::value(&input_args)->multitoken(),
       "MODALITY=PATH, repeatable (S2L2A, S2L1C, S2RGB, S1GRD, S1RTC, DEM, LULC, NDVI); all on one "
       "grid")("to,t", po::value(&targets_arg),
-              "targets, comma-separated (default: every target of the model)")(
-      "model,m", po::value(&settings.model), "model card (.json naming checkpoint and tokenizers)")(
+              "targets, comma-separated (default: every target of the model that is not an "
+              "input)")("model,m", po::value(&settings.model),
+                        "model card (.json naming checkpoint and tokenizers)")(
       "out-dir,o", po::value(&out_dir)->default_value("."), "output folder")(
       "window", po::value(&tiling.window_size)->default_value(224), "window size in pixels")(
       "overlap", po::value(&tiling.overlap)->default_value(32),
@@ -91,6 +96,9 @@ int main(int argc, char** argv) {
       "temperature", po::value(&settings.temperature)->default_value(1.0),
       "token sampling temperature")("top-p", po::value(&settings.top_p)->default_value(0.8),
                                     "nucleus sampling mass")(
+      "chain-targets", po::bool_switch(&chain),
+      "generate targets in the order given, each conditioned on the earlier ones (the "
+      "reference's chained generation; a target then depends on the targets before it)")(
       "greedy", po::bool_switch(&greedy),
       "arg-max tokens (temperature 0): deterministic, seamless")(
       "blend", po::value(&blend)->default_value("taper"),
@@ -118,6 +126,15 @@ int main(int argc, char** argv) {
     std::cout << options;
     return 0;
   }
+  if (vm.count("version")) {
+    std::cout << "tm_generate (tm) " << tm_version() << "\n";
+    return 0;
+  }
+  if (vm.count("to") && split(targets_arg, ',').empty()) {
+    std::cerr << "tm_generate: --to is empty; name targets (e.g. --to S1GRD,LULC) or leave it out "
+                 "for every target\n";
+    return 2;
+  }
   if (input_args.empty() || settings.model.empty()) {
     std::cerr << "tm_generate: --input and --model are required (see --help)\n";
     return 2;
@@ -143,6 +160,7 @@ int main(int argc, char** argv) {
   if (greedy) settings.temperature = 0.0;
   if (vm.count("no-clamp")) settings.clamp = false;
   settings.targets = split(targets_arg, ',');
+  settings.chain_targets = chain;
   tiling.weighting = *weighting;
   tiling.open.allow_ungeoreferenced = pixel_grid;
   tiling.write.overwrite = overwrite;
@@ -150,17 +168,30 @@ int main(int argc, char** argv) {
 
   install_interrupt_handlers();
   try {
-    // Cheap checks first: outputs and inputs, before the model loads. A missing output folder
-    // is made, as users of --out-dir expect.
+    // Cheap checks first: settings, outputs and inputs, before the model loads. A missing output
+    // folder is made, as users of --out-dir expect.
+    validate(settings);
     std::error_code made;
     std::filesystem::create_directories(out_dir, made);
     if (made) throw RasterError("cannot create output folder " + out_dir + ": " + made.message());
-    for (const auto& in : inputs)
-      require_modality(inspect_raster(in.path), ModalityRegistry::instance().get(in.modality));
+    std::set<std::string> input_modalities;
+    for (const auto& in : inputs) {
+      const Modality& modality = ModalityRegistry::instance().get(in.modality);
+      const RasterInfo info = inspect_raster(in.path);
+      require_modality(info, modality);
+      if (!pixel_grid && !info.georef.is_georeferenced())
+        throw RasterError(in.path +
+                          " has no georeferencing: outputs could not be placed on a map. Assign "
+                          "one (gdal_edit.py -a_srs/-a_ullr) or pass --pixel-grid to write on the "
+                          "bare pixel grid");
+      input_modalities.insert(modality.name);
+    }
     const auto model = open_terramind_window_model(settings);
     std::vector<TargetRequest> requests;
     const std::string base = out_dir + "/" + stem(inputs.front().path) + "_";
     for (const auto& target : model->targets()) {
+      // By default the inputs are not generated again (a given S1GRD stays the user's own).
+      if (settings.targets.empty() && input_modalities.count(target)) continue;
       TargetRequest request(target, base + target + ".tif");
       if (probabilities && model->spec(target).is_classes)
         request.probabilities_path = base + target + "_probabilities.tif";
@@ -170,6 +201,10 @@ int main(int argc, char** argv) {
         check_output_path(request.probabilities_path, overwrite);
       requests.push_back(request);
     }
+    if (requests.empty())
+      throw std::invalid_argument(
+          "every target of the model is also an input; name the targets "
+          "to generate again with --to");
     ProgressBar bar(!quiet && isatty(STDERR_FILENO));
     tiling.progress = [&bar](std::size_t done, std::size_t total) { bar.update(done, total); };
     const TilingSummary summary = generate_scene(inputs, *model, requests, tiling);

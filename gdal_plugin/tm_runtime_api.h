@@ -32,7 +32,7 @@
 #define TM_RUNTIME_API_VERSION 1u
 // Version of the C++ types that cross the boundary (WindowModel, TargetSpec, InputBatch,
 // OutputBatch, LulcClass). Bump whenever one of them changes layout or virtual functions.
-#define TM_RUNTIME_TILING_INTERFACE 1
+#define TM_RUNTIME_TILING_INTERFACE 2  // 2: WindowModel::provenance, TargetSpec::units
 
 #define TM_RUNTIME_STRINGIFY_(x) #x
 #define TM_RUNTIME_STRINGIFY(x) TM_RUNTIME_STRINGIFY_(x)

@@ -206,7 +206,7 @@ std::vector<std::shared_ptr<const GeneratedWindow>> GeneratedScene::fetch(
     const PixelWindow window = grid.window(cells[i].row, cells[i].col);
     bool any_valid = false;
     for (std::size_t j = 0; j < inputs.size(); ++j) {
-      reads[j] = inputs[j].reader.read(window, settings_.edge, 0.0f);
+      reads[j] = read_input_window(inputs[j].reader, *inputs[j].modality, window, settings_.edge);
       any_valid = any_valid || reads[j].valid_count() > 0;
     }
     if (!any_valid) {  // nothing to generate from: the window adds nothing

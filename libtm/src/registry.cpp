@@ -204,4 +204,6 @@ const Modality* ModalityRegistry::find_by_key(const std::string& key) const {
   return nullptr;
 }
 
+const char* tm_version() { return TM_VERSION_STRING; }
+
 }  // namespace terramind

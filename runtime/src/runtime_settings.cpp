@@ -1,3 +1,4 @@
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -17,6 +18,28 @@ std::vector<std::string> split_list(const std::string& text) {
 
 }  // namespace
 
+void validate(const RuntimeSettings& s) {
+  auto refuse = [](const std::string& what) { throw std::invalid_argument(what); };
+  if (s.model.empty()) refuse("no model given");
+  if (!std::isfinite(s.temperature) || s.temperature < 0)
+    refuse("temperature must be a finite number >= 0 (0: greedy), got " +
+           std::to_string(s.temperature));
+  if (!(s.top_p >= 0 && s.top_p <= 1))  // also refuses NaN
+    refuse("top-p must be in [0, 1] (0: off), got " + std::to_string(s.top_p));
+  if (s.top_k < 0) refuse("top-k must be >= 0 (0: off), got " + std::to_string(s.top_k));
+  if (s.diffusion_steps < 1 || s.diffusion_steps > 1000)
+    refuse("steps (diffusion decoder) must be in [1, 1000], got " +
+           std::to_string(s.diffusion_steps));
+  if (s.decoding_steps < 1 || s.decoding_steps > 4096)
+    refuse("decoding steps must be in [1, 4096], got " + std::to_string(s.decoding_steps));
+  if (s.threads < 0 || s.threads > 4096)
+    refuse("threads must be in [0, 4096] (0: all cores), got " + std::to_string(s.threads));
+  if (s.head_dim < 1 || s.head_dim > 4096)
+    refuse("head dim must be in [1, 4096], got " + std::to_string(s.head_dim));
+  for (const auto& t : s.targets)
+    if (t.empty()) refuse("an empty target name was given");
+}
+
 RuntimeSettings runtime_settings_from_json(const std::string& json_text) {
   nlohmann::json j;
   try {
@@ -34,17 +57,26 @@ RuntimeSettings runtime_settings_from_json(const std::string& json_text) {
     const nlohmann::json options = j.value("options", nlohmann::json::object());
     for (const auto& [key, value] : options.items()) {
       const std::string v = value.is_string() ? value.get<std::string>() : value.dump();
-      if (key == "temperature") s.temperature = std::stod(v);
-      else if (key == "top_p") s.top_p = std::stod(v);
-      else if (key == "top_k") s.top_k = std::stoll(v);
-      else if (key == "decoding_steps") s.decoding_steps = std::stoll(v);
-      else if (key == "head_dim") s.head_dim = std::stoll(v);
-      else if (key == "clamp") s.clamp = v == "true" || v == "1" || v == "yes";
-      else if (key == "targets") s.targets = split_list(v);
+      if (key == "temperature")
+        s.temperature = std::stod(v);
+      else if (key == "top_p")
+        s.top_p = std::stod(v);
+      else if (key == "top_k")
+        s.top_k = std::stoll(v);
+      else if (key == "decoding_steps")
+        s.decoding_steps = std::stoll(v);
+      else if (key == "head_dim")
+        s.head_dim = std::stoll(v);
+      else if (key == "clamp")
+        s.clamp = v == "true" || v == "1" || v == "yes";
+      else if (key == "chain")
+        s.chain_targets = v == "true" || v == "1" || v == "yes";
+      else if (key == "targets")
+        s.targets = split_list(v);
       else
         throw std::invalid_argument("unknown runtime option '" + key +
                                     "' (temperature, top_p, top_k, decoding_steps, head_dim, "
-                                    "clamp, targets)");
+                                    "clamp, chain, targets)");
     }
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(std::string("runtime settings: ") + e.what());

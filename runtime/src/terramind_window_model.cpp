@@ -2,9 +2,12 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
+#include <filesystem>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 
+#include "tm/checksum.h"
 #include "tm/model.h"
 #include "tm/registry.h"
 #include "tm/runtime.h"
@@ -27,12 +30,25 @@ int64_t window_seed(int64_t seed, const PixelWindow& w) {
   return static_cast<int64_t>(mix(static_cast<uint64_t>(seed) ^ mix(position)) >> 1);
 }
 
+// A target's own stream within a window (FNV-1a of its name mixed in): which other targets are
+// generated never moves it. `stream` separates the token stream from the diffusion noise.
+int64_t target_seed(int64_t window, const std::string& target, uint64_t stream) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : target) h = (h ^ c) * 0x100000001b3ULL;
+  return static_cast<int64_t>(mix(static_cast<uint64_t>(window) ^ mix(h ^ mix(stream))) >> 1);
+}
+
+constexpr uint64_t kTokenStream = 1, kNoiseStream = 2;
+
 class TerraMindWindowModel : public WindowModel {
  public:
   TerraMindWindowModel(RuntimeSettings settings, TerraMindModel model,
                        std::map<std::string, ImageTokenizer> tokenizers,
-                       std::vector<std::string> targets)
-      : settings_(std::move(settings)),
+                       std::vector<std::string> targets, std::string checkpoint_path,
+                       std::string checkpoint_sha256)
+      : checkpoint_path_(std::move(checkpoint_path)),
+        checkpoint_sha256_(std::move(checkpoint_sha256)),
+        settings_(std::move(settings)),
         model_(std::move(model)),
         tokenizers_(std::move(tokenizers)),
         targets_(std::move(targets)) {}
@@ -40,6 +56,28 @@ class TerraMindWindowModel : public WindowModel {
   std::vector<std::string> targets() const override { return targets_; }
 
   TargetSpec spec(const std::string& target) const override { return target_spec_for(target); }
+
+  std::map<std::string, std::string> provenance() const override {
+    const ModelCard& card = model_.card();
+    std::map<std::string, std::string> p{
+        {"MODEL", card.name},
+        {"MODEL_SOURCE", settings_.model},
+        {"MODEL_CHECKPOINT", checkpoint_path_},
+        {"MODEL_SHA256", checkpoint_sha256_},
+        {"SEED", std::to_string(settings_.seed)},
+        {"DIFFUSION_STEPS", std::to_string(settings_.diffusion_steps)},
+        {"DECODING_STEPS", std::to_string(settings_.decoding_steps)},
+        {"TEMPERATURE", number(settings_.temperature)},
+        {"TOP_P", number(settings_.top_p)},
+        {"TOP_K", std::to_string(settings_.top_k)},
+        {"CHAINED_TARGETS", settings_.chain_targets ? "YES" : "NO"},
+        {"CLAMP", settings_.clamp ? "YES" : "NO"},
+        {"DEVICE", settings_.device},
+    };
+    for (const auto& [name, tokenizer] : tokenizers_)
+      p["TOKENIZER_" + name] = card.tokenizers.count(name) ? card.tokenizers.at(name) : "";
+    return p;
+  }
 
   bool accepts_input(const std::string& modality) const override {
     try {
@@ -77,9 +115,10 @@ class TerraMindWindowModel : public WindowModel {
         inputs.emplace_back(m.name, tokenizer.encode(prepared));
       }
     }
-    // With sampling, every window gets its own seed, hence its own generate call; greedy
+    // With sampling, every window gets its own seed, hence its own generate call; one-step greedy
     // decoding is independent of the batch and runs batched.
-    const bool per_window = settings_.temperature >= 1e-10;
+    // Multi-step greedy decoding also draws per window: the ROAR order of its steps is random.
+    const bool per_window = settings_.temperature >= 1e-10 || settings_.decoding_steps > 1;
     GenerationOptions options;
     options.decoding_steps = settings_.decoding_steps;
     options.temperature = settings_.temperature;
@@ -92,8 +131,20 @@ class TerraMindWindowModel : public WindowModel {
       const int64_t count = per_window ? 1 : n;
       ModalityInputs slice;
       for (const auto& [name, value] : inputs) slice.emplace_back(name, value.narrow(0, w0, count));
-      options.seed = window_seed(settings_.seed, batch.windows[w0]);
-      const auto tokens = model_.generate(slice, targets, options);
+      const int64_t seed = window_seed(settings_.seed, batch.windows[w0]);
+      options.seed = seed;
+      options.chained = settings_.chain_targets;
+      options.target_seeds.clear();
+      if (!options.chained)
+        for (const auto& t : targets) options.target_seeds[t] = target_seed(seed, t, kTokenStream);
+      std::map<std::string, at::Tensor> tokens;
+      try {
+        tokens = model_.generate(slice, targets, options);
+      } catch (const std::exception& e) {
+        const PixelWindow& w = batch.windows[w0];
+        throw std::runtime_error("generating the window at pixel (" + std::to_string(w.x) + ", " +
+                                 std::to_string(w.y) + "): " + e.what());
+      }
       for (auto& out : outputs.targets) {
         const auto& ids = tokens.at(model_.output_key(out.target));
         const auto decoded = decode(out.target, ids.reshape({count, grid, grid}), batch, w0, count);
@@ -116,14 +167,22 @@ class TerraMindWindowModel : public WindowModel {
     const int64_t size = tokens.size(1) * 16;
     std::vector<torch::Tensor> noise;
     for (int64_t i = 0; i < count; ++i) {
+      const int64_t window = window_seed(settings_.seed, batch.windows[w0 + i]);
       auto generator = at::make_generator<at::CPUGeneratorImpl>(
-          static_cast<uint64_t>(window_seed(settings_.seed + 1, batch.windows[w0 + i])));
+          static_cast<uint64_t>(target_seed(window, target, kNoiseStream)));
       noise.push_back(torch::randn({1, tokenizer.card().channels, size, size}, generator));
     }
     options.noise = torch::cat(noise, 0);
     return tokenizer.destandardize(tokenizer.decode(tokens, options));
   }
 
+  static std::string number(double v) {
+    std::ostringstream out;
+    out << v;
+    return out.str();
+  }
+
+  std::string checkpoint_path_, checkpoint_sha256_;
   RuntimeSettings settings_;
   TerraMindModel model_;
   std::map<std::string, ImageTokenizer> tokenizers_;
@@ -133,7 +192,7 @@ class TerraMindWindowModel : public WindowModel {
 }  // namespace
 
 std::unique_ptr<WindowModel> open_terramind_window_model(const RuntimeSettings& settings) {
-  if (settings.model.empty()) throw std::invalid_argument("no model given");
+  validate(settings);
   if (settings.device != "cpu") {
     throw std::invalid_argument("device '" + settings.device + "' was asked for, but " +
                                 (torch::cuda::is_available()
@@ -175,8 +234,14 @@ std::unique_ptr<WindowModel> open_terramind_window_model(const RuntimeSettings& 
       load_tokenizer(m->name);
   }
   if (targets.empty()) throw std::invalid_argument("the model offers no raster target");
+  // Which weights made the pixels, for every output's provenance.
+  const std::string checkpoint =
+      std::filesystem::path(card.checkpoint.empty() ? settings.model : card.checkpoint)
+          .lexically_normal()
+          .string();
   return std::make_unique<TerraMindWindowModel>(settings, std::move(model), std::move(tokenizers),
-                                                std::move(targets));
+                                                std::move(targets), checkpoint,
+                                                sha256_file(checkpoint));
 }
 
 }  // namespace terramind

@@ -2,6 +2,7 @@
 // plugin's settings JSON.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "test_paths.h"
@@ -57,7 +58,9 @@ TEST(terramind_runtime, SceneIsGeoreferencedDeterministicAndBatchIndependent) {
   }
   const RasterInfo in = inspect_raster(inputs[0].path);
   const RasterInfo out = inspect_raster(dir.file("s1_1.tif"));
-  EXPECT_EQ(std::memcmp(in.georef.geotransform.data(), out.georef.geotransform.data(), 6 * sizeof(double)), 0);
+  EXPECT_EQ(std::memcmp(in.georef.geotransform.data(), out.georef.geotransform.data(),
+                        6 * sizeof(double)),
+            0);
   EXPECT_TRUE(in.georef.same_grid_as(out.georef));
   EXPECT_EQ(out.band_count, 2);
   // Per-window seeds: the batch size does not change a single pixel.
@@ -83,7 +86,8 @@ TEST(terramind_runtime, SettingsJsonAndErrors) {
   EXPECT_EQ(s.temperature, 0.0);
   EXPECT_FALSE(s.clamp);
   EXPECT_EQ(s.targets, (std::vector<std::string>{"LULC", "S1GRD"}));
-  EXPECT_THROW(runtime_settings_from_json(R"({"options": {"colour": "red"}})"), std::invalid_argument);
+  EXPECT_THROW(runtime_settings_from_json(R"({"options": {"colour": "red"}})"),
+               std::invalid_argument);
   EXPECT_THROW(runtime_settings_from_json("{"), std::invalid_argument);
   RuntimeSettings bad = fixture_settings();
   bad.targets = {"DEM"};
@@ -96,4 +100,73 @@ TEST(terramind_runtime, SettingsJsonAndErrors) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("cuda"), std::string::npos);
   }
+}
+
+// Each target of a window has its own random stream: asking for more targets never changes one.
+// Chaining (the reference's order) is an explicit option, and it does condition later targets.
+TEST(terramind_runtime, TargetsAreIndependentUnlessChained) {
+  ScratchDir dir;
+  const std::vector<SceneInput> inputs = {
+      {terramind::testing::data_dir() + "/terramesh_examples/S2L2A/282D_485L_3_3.tif", "S2L2A"}};
+  TilingOptions options;
+  options.window_size = 128;
+  options.batch_size = 2;
+  auto run = [&](RuntimeSettings settings, const std::vector<std::string>& targets,
+                 const std::string& tag) {
+    settings.targets = targets;
+    auto model = open_terramind_window_model(settings);
+    std::vector<TargetRequest> requests;
+    for (const auto& t : targets) requests.emplace_back(t, dir.file(tag + "_" + t + ".tif"));
+    generate_scene(inputs, *model, requests, options);
+    return read_all(dir.file(tag + "_S1GRD.tif"));
+  };
+  const auto alone = run(fixture_settings(), {"S1GRD"}, "alone");
+  EXPECT_EQ(run(fixture_settings(), {"LULC", "S1GRD"}, "both"), alone);
+  EXPECT_EQ(run(fixture_settings(), {"S1GRD", "LULC"}, "reversed"), alone);
+  RuntimeSettings chained = fixture_settings();
+  chained.chain_targets = true;
+  EXPECT_NE(run(chained, {"LULC", "S1GRD"}, "chained"), alone)
+      << "chained generation must condition S1GRD on the LULC tokens generated before it";
+}
+
+// Every output says what made it: model and checksum, settings, inputs, and that it is generated.
+TEST(terramind_runtime, OutputsCarryProvenance) {
+  ScratchDir dir;
+  const std::string scene =
+      terramind::testing::data_dir() + "/terramesh_examples/S2L2A/282D_485L_3_3.tif";
+  auto model = open_terramind_window_model(fixture_settings());
+  generate_scene({{scene, "S2L2A"}}, *model, {TargetRequest("S1GRD", dir.file("s1.tif"))});
+  const RasterInfo out = inspect_raster(dir.file("s1.tif"));
+  EXPECT_EQ(out.provenance.at("AI_GENERATED"), "YES");
+  EXPECT_EQ(out.provenance.at("TARGET"), "S1GRD");
+  EXPECT_EQ(out.provenance.at("SEED"), "17");
+  EXPECT_EQ(out.provenance.at("DIFFUSION_STEPS"), "2");
+  EXPECT_EQ(out.provenance.at("VERSION"), tm_version());
+  EXPECT_EQ(out.provenance.at("MODEL_SHA256").size(), 64u);
+  EXPECT_NE(out.provenance.at("INPUT_S2L2A").find("282D_485L_3_3.tif"), std::string::npos);
+  EXPECT_NE(out.tiff_tags.at("TIFFTAG_SOFTWARE").find("tm "), std::string::npos);
+  EXPECT_NE(out.tiff_tags.at("TIFFTAG_IMAGEDESCRIPTION").find("AI-generated S1GRD"),
+            std::string::npos);
+  EXPECT_EQ(out.band_units, (std::vector<std::string>{"dB", "dB"}));
+}
+
+// Impossible sampling settings are refused with the valid range instead of running.
+TEST(terramind_runtime, RefusesOutOfRangeSettings) {
+  auto refused = [](auto change, const std::string& expected) {
+    RuntimeSettings s = fixture_settings();
+    change(s);
+    try {
+      validate(s);
+      ADD_FAILURE() << "accepted; expected: " << expected;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  };
+  refused([](RuntimeSettings& s) { s.temperature = -1; }, "temperature must be");
+  refused([](RuntimeSettings& s) { s.top_p = 2; }, "top-p must be in [0, 1]");
+  refused([](RuntimeSettings& s) { s.top_p = std::nan(""); }, "top-p must be in [0, 1]");
+  refused([](RuntimeSettings& s) { s.threads = -5; }, "threads must be in");
+  refused([](RuntimeSettings& s) { s.diffusion_steps = 0; }, "steps (diffusion decoder)");
+  refused([](RuntimeSettings& s) { s.decoding_steps = 0; }, "decoding steps");
+  EXPECT_NO_THROW(validate(fixture_settings()));
 }

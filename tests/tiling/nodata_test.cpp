@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 
 #include "test_paths.h"
 #include "tiling_test_support.h"
@@ -123,4 +124,40 @@ TEST(Nodata, OutputIsEmptyOnlyWhereEveryInputIs) {
         checked = true;
       }
   EXPECT_TRUE(checked);
+}
+
+// +-inf and values no sensor produces (3e38, a billion metres) are nodata: they never reach the
+// model (which would turn them into NaN logits mid-run) and their output pixels stay nodata.
+TEST(Nodata, NonFiniteAndAbsurdValuesAreNodata) {
+  ScratchDir dir;
+  TestRaster raster;
+  raster.width = 150;
+  raster.height = 120;
+  raster.nodata = kNodata;
+  auto bad = [](int x, int y) -> std::optional<float> {
+    if (x == 10 && y == 10) return INFINITY;
+    if (x == 70 && y == 20) return -INFINITY;
+    if (x == 100 && y == 100) return 3e38f;
+    if (x == 20 && y == 90) return 1e9f;
+    return std::nullopt;
+  };
+  write_raster(dir.file("in.tif"), raster, [&](int, int x, int y) {
+    return bad(x, y).value_or(x == 50 && y == 50 ? 8000.0f : float(x + y));
+  });
+  RecordingModel model;
+  model.keep_batches = true;
+  generate_scene({{dir.file("in.tif"), "DEM"}}, model, {{"ECHO", dir.file("echo.tif")}},
+                 small_options());
+  for (const InputBatch& batch : model.batches_kept) {
+    const InputTensor& in = batch.inputs.at(0);
+    for (std::size_t i = 0; i < in.values.size(); ++i)
+      ASSERT_TRUE(std::isfinite(in.values[i]) && std::abs(in.values[i]) < 1e5f)
+          << "the model got " << in.values[i];
+  }
+  const std::vector<float> echo = read_band(dir.file("echo.tif"));
+  for (int y = 0; y < 120; ++y)
+    for (int x = 0; x < 150; ++x) {
+      const float expected = bad(x, y) ? kNodata : x == 50 && y == 50 ? 8000.0f : float(x + y);
+      ASSERT_EQ(echo[y * 150 + x], expected) << x << "," << y;
+    }
 }

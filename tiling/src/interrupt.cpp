@@ -39,6 +39,7 @@ void install_interrupt_handlers() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGHUP, &action, nullptr);  // a closed terminal or ssh session: stop cleanly too
 }
 
 bool interrupt_requested() { return g_interrupted.load(); }

@@ -1,8 +1,11 @@
 // Atomic GeoTIFF / COG writing: an uncompressed tiled working file receives the windows, commit()
 // copies it to the final format next to the destination and renames it into place.
+#include <dirent.h>
 #include <gdal_priv.h>
 #include <ogr_spatialref.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,14 +33,22 @@ std::string base_name(const std::string& path) {
 
 std::string temp_name_for(const std::string& path, const char* tag) {
   static std::atomic<int> counter{0};
-  return parent_folder(path) + "/." + base_name(path) + "." + tag + "-" +
-         std::to_string(getpid()) + "-" + std::to_string(counter++);
+  return parent_folder(path) + "/." + base_name(path) + "." + tag + "-" + std::to_string(getpid()) +
+         "-" + std::to_string(counter++);
 }
 
 void remove_file_and_sidecar(const std::string& path) {
   if (path.empty()) return;
   std::remove(path.c_str());
   std::remove((path + ".aux.xml").c_str());
+}
+
+// GDAL's write errors rarely say why; a full disk is the usual reason and users must see it.
+std::string disk_full_note(const std::string& path) {
+  struct statvfs fs {};
+  if (statvfs(parent_folder(path).c_str(), &fs) != 0) return "";
+  const double free_bytes = double(fs.f_bavail) * double(fs.f_frsize);
+  return free_bytes < 1e6 ? " (No space left on device)" : "";
 }
 
 bool file_exists(const std::string& path) {
@@ -57,6 +68,39 @@ int CPL_STDCALL progress_unless_interrupted(double, const char*, void*) {
 
 }  // namespace
 
+std::vector<std::string> remove_stale_partials(const std::string& path) {
+  std::vector<std::string> removed;
+  const std::string folder = parent_folder(path);
+  const std::string prefix = "." + base_name(path) + ".";
+  DIR* dir = opendir(folder.c_str());
+  if (!dir) return removed;
+  while (const dirent* entry = readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name.rfind(prefix, 0) != 0) continue;
+    std::string rest = name.substr(prefix.size());  // tm-partial-PID-N[.aux.xml]
+    std::string tag;
+    for (const char* t : {"tm-partial-", "tm-final-"})
+      if (rest.rfind(t, 0) == 0) tag = t;
+    if (tag.empty()) continue;
+    rest = rest.substr(tag.size());
+    const auto dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0) continue;
+    long pid = 0;
+    try {
+      pid = std::stol(rest.substr(0, dash));
+    } catch (const std::exception&) {
+      continue;
+    }
+    // kill(pid, 0): ESRCH means no such process; EPERM means it runs under another user.
+    if (pid <= 0 || pid == getpid() || kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH)
+      continue;
+    const std::string full = folder + "/" + name;
+    if (std::remove(full.c_str()) == 0) removed.push_back(full);
+  }
+  closedir(dir);
+  return removed;
+}
+
 void check_output_path(const std::string& path, bool overwrite) {
   if (path.empty()) throw RasterError("no output path given");
   struct stat st {};
@@ -66,8 +110,7 @@ void check_output_path(const std::string& path, bool overwrite) {
       throw RasterError("output exists: " + path + " (pass --overwrite to replace it)");
   }
   const std::string folder = parent_folder(path);
-  if (stat(folder.c_str(), &st) != 0)
-    throw RasterError("output folder does not exist: " + folder);
+  if (stat(folder.c_str(), &st) != 0) throw RasterError("output folder does not exist: " + folder);
   if (!S_ISDIR(st.st_mode)) throw RasterError("output folder is not a folder: " + folder);
   if (access(folder.c_str(), W_OK) != 0)
     throw RasterError("output folder is not writable: " + folder + " (" + std::strerror(errno) +
@@ -118,8 +161,14 @@ AtomicRasterWriter::AtomicRasterWriter(std::string path, RasterSpec spec, WriteO
     ds->SetSpatialRef(&srs);
   }
   for (const auto& [key, value] : spec_.metadata) ds->SetMetadataItem(key.c_str(), value.c_str());
+  // Provenance as TM_<KEY> in the default domain: GDAL 3.6's GTiff/COG CreateCopy, gdal_translate
+  // and gdalwarp drop custom domains, and the file must carry it wherever it goes.
+  for (const auto& [key, value] : spec_.provenance)
+    ds->SetMetadataItem(("TM_" + key).c_str(), value.c_str());
   for (int b = 1; b <= spec_.bands; ++b) {
     GDALRasterBand* band = ds->GetRasterBand(b);
+    if (static_cast<std::size_t>(b) <= spec_.band_units.size() && !spec_.band_units[b - 1].empty())
+      band->SetUnitType(spec_.band_units[b - 1].c_str());
     if (spec_.nodata) band->SetNoDataValue(*spec_.nodata);
     if (static_cast<std::size_t>(b) <= spec_.band_descriptions.size())
       band->SetDescription(spec_.band_descriptions[b - 1].c_str());
@@ -186,17 +235,24 @@ void AtomicRasterWriter::write_raw(const PixelWindow& w, const void* data, int g
                                   w.width, w.height, type, spec_.bands, nullptr, pixel,
                                   pixel * w.width, pixel * w.width * w.height, nullptr);
   if (err != CE_None)
-    throw RasterError("writing " + path_ + " failed: " + capture.last_message());
+    throw RasterError("writing " + path_ + " failed: " + capture.last_message() +
+                      disk_full_note(path_));
 }
 
 void AtomicRasterWriter::commit() {
-  if (committed_) return;
+  finish();
+  publish();
+}
+
+void AtomicRasterWriter::finish() {
+  if (finished_ || committed_) return;
   throw_if_interrupted();
   auto* src = static_cast<GDALDataset*>(dataset_);
   GdalErrorCapture capture;
   src->FlushCache();  // void in GDAL 3.6: errors surface through CPLGetLastErrorType
   if (CPLGetLastErrorType() >= CE_Failure)
-    throw RasterError("writing " + path_ + " failed: " + capture.last_message());
+    throw RasterError("writing " + path_ + " failed: " + capture.last_message() +
+                      disk_full_note(path_));
 
   const bool cog = options_.format == OutputFormat::kCOG;
   const bool floating = spec_.data_type == "Float32" || spec_.data_type == "Float64";
@@ -223,23 +279,29 @@ void AtomicRasterWriter::commit() {
                                         progress_unless_interrupted, nullptr);
   if (!out) {
     throw_if_interrupted();
-    throw RasterError("finishing " + path_ + " failed: " + capture.last_message());
+    throw RasterError("finishing " + path_ + " failed: " + capture.last_message() +
+                      disk_full_note(path_));
   }
   out->FlushCache();
   GDALClose(out);  // returns void in GDAL 3.6
   if (CPLGetLastErrorType() >= CE_Failure)
-    throw RasterError("finishing " + path_ + " failed: " + capture.last_message());
+    throw RasterError("finishing " + path_ + " failed: " + capture.last_message() +
+                      disk_full_note(path_));
   GDALClose(src);
   dataset_ = nullptr;
   remove_file_and_sidecar(temp_path_);
+  finished_ = true;
+}
 
-  throw_if_interrupted();
+void AtomicRasterWriter::publish() {
+  if (committed_) return;
+  if (!finished_) throw std::logic_error("publish before finish");
   // Category names live in a PAM sidecar for GeoTIFF; move it along, drop a stale one.
   std::remove((path_ + ".aux.xml").c_str());
   if (file_exists(cog_temp_path_ + ".aux.xml") &&
       std::rename((cog_temp_path_ + ".aux.xml").c_str(), (path_ + ".aux.xml").c_str()) != 0)
-    throw RasterError("cannot move " + cog_temp_path_ + ".aux.xml into place: " +
-                      std::strerror(errno));
+    throw RasterError("cannot move " + cog_temp_path_ +
+                      ".aux.xml into place: " + std::strerror(errno));
   if (std::rename(cog_temp_path_.c_str(), path_.c_str()) != 0)
     throw RasterError("cannot move the finished output into place at " + path_ + ": " +
                       std::strerror(errno));

@@ -7,6 +7,8 @@ namespace terramind {
 
 // Peak resident set size of this process so far, in bytes (getrusage).
 std::size_t process_peak_rss_bytes();
+// Physical memory of the machine in bytes (0 when unknown).
+double physical_memory_bytes();
 
 // Lowers GDAL's block-cache limit to `bytes` while alive (never raises it); 0 leaves it alone.
 class GdalCacheLimit {

@@ -34,8 +34,7 @@ bool is_plain_path(const std::string& path) {
 GDALDataset* open_dataset(const std::string& path) {
   ensure_gdal_registered();
   if (path.empty()) throw RasterError("no input file given");
-  if (is_plain_path(path) && !file_exists(path))
-    throw RasterError("input not found: " + path);
+  if (is_plain_path(path) && !file_exists(path)) throw RasterError("input not found: " + path);
   GdalErrorCapture capture;
   auto* ds = static_cast<GDALDataset*>(
       GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr));
@@ -70,6 +69,18 @@ RasterInfo describe(GDALDataset* ds, const std::string& path) {
   int has_nodata = 0;
   const double nodata = ds->GetRasterBand(1)->GetNoDataValue(&has_nodata);
   if (has_nodata) info.nodata = nodata;
+  if (char** items = ds->GetMetadata())
+    for (int i = 0; items[i]; ++i) {
+      char* key = nullptr;
+      const char* value = CPLParseNameValue(items[i], &key);
+      if (key && value && std::strncmp(key, "TM_", 3) == 0) info.provenance[key + 3] = value;
+      CPLFree(key);
+    }
+  for (const char* tag : {"TIFFTAG_SOFTWARE", "TIFFTAG_DATETIME", "TIFFTAG_IMAGEDESCRIPTION"})
+    if (const char* value = ds->GetMetadataItem(tag)) info.tiff_tags[tag] = value;
+  info.band_units.push_back(ds->GetRasterBand(1)->GetUnitType());
+  for (int b = 2; b <= info.band_count; ++b)
+    info.band_units.push_back(ds->GetRasterBand(b)->GetUnitType());
 
   info.georef.has_geotransform = ds->GetGeoTransform(info.georef.geotransform.data()) == CE_None;
   if (const OGRSpatialReference* srs = ds->GetSpatialRef()) {
@@ -119,8 +130,8 @@ std::size_t WindowData::valid_count() const {
 
 RasterInfo inspect_raster(const std::string& path) {
   // The unique_ptr closes the dataset on every path, errors included.
-  std::unique_ptr<GDALDataset, void (*)(GDALDataset*)> ds(
-      open_dataset(path), [](GDALDataset* d) { GDALClose(d); });
+  std::unique_ptr<GDALDataset, void (*)(GDALDataset*)> ds(open_dataset(path),
+                                                          [](GDALDataset* d) { GDALClose(d); });
   return describe(ds.get(), path);
 }
 
@@ -161,10 +172,8 @@ WindowData SceneReader::read(const PixelWindow& window, EdgePolicy edge, float f
   out.valid.assign(plane, 0);
 
   std::vector<int> src_x(window.width), src_y(window.height);
-  for (int c = 0; c < window.width; ++c)
-    src_x[c] = source_index(window.x + c, info_.width, edge);
-  for (int r = 0; r < window.height; ++r)
-    src_y[r] = source_index(window.y + r, info_.height, edge);
+  for (int c = 0; c < window.width; ++c) src_x[c] = source_index(window.x + c, info_.width, edge);
+  for (int r = 0; r < window.height; ++r) src_y[r] = source_index(window.y + r, info_.height, edge);
 
   auto valid_min = [](const std::vector<int>& v) {
     int m = -1;
@@ -187,9 +196,8 @@ WindowData SceneReader::read(const PixelWindow& window, EdgePolicy edge, float f
         nullptr, sizeof(float), sizeof(float) * hull_w,
         sizeof(float) * static_cast<GSpacing>(hull_w) * hull_h, nullptr);
     if (err != CE_None)
-      throw RasterError("reading " + info_.path + " failed at window (" +
-                        std::to_string(window.x) + ", " + std::to_string(window.y) +
-                        "): " + capture.last_message());
+      throw RasterError("reading " + info_.path + " failed at window (" + std::to_string(window.x) +
+                        ", " + std::to_string(window.y) + "): " + capture.last_message());
   }
 
   const bool has_nodata = info_.nodata.has_value();
@@ -208,7 +216,8 @@ WindowData SceneReader::read(const PixelWindow& window, EdgePolicy edge, float f
       for (int b = 0; b < out.bands; ++b) {
         const float v = hull[b * hull_plane + src];
         out.values[b * plane + dst] = v;
-        if (std::isnan(v) || (has_nodata && !nodata_is_nan && v == nodata)) valid = false;
+        // +-inf is never data (a float overflow or a broken product): nodata like NaN.
+        if (!std::isfinite(v) || (has_nodata && !nodata_is_nan && v == nodata)) valid = false;
       }
       out.valid[dst] = valid ? 1 : 0;
     }

@@ -6,20 +6,14 @@ namespace {
 
 constexpr float kProbabilityNodata = -1.0f;
 
-const char* weighting_name(BlendWeighting w) {
-  return w == BlendWeighting::kMean ? "mean" : "taper";
-}
-
-RasterSpec base_spec(const RasterInfo& grid, const TargetSpec& target,
-                     const TilingOptions& options) {
+RasterSpec base_spec(const RasterInfo& grid, const TargetSpec& target, const TilingOptions& options,
+                     const OutputProvenance& provenance) {
   RasterSpec spec;
+  spec.metadata = provenance.tiff_tags;
+  spec.provenance = provenance.tm_domain;
   spec.width = grid.width;
   spec.height = grid.height;
   spec.georef = grid.georef;
-  spec.metadata["TM_TARGET"] = target.name;
-  spec.metadata["TM_WINDOW_SIZE"] = std::to_string(options.window_size);
-  spec.metadata["TM_WINDOW_OVERLAP"] = std::to_string(options.overlap);
-  spec.metadata["TM_BLENDING"] = weighting_name(options.weighting);
   return spec;
 }
 
@@ -34,9 +28,10 @@ void fill_invalid(FinishedRows& rows, float nodata) {
 }  // namespace
 
 TargetOutput::TargetOutput(const TargetRequest& request, const TargetSpec& spec,
-                           const RasterInfo& grid, const TilingOptions& options)
+                           const RasterInfo& grid, const TilingOptions& options,
+                           const OutputProvenance& provenance)
     : request_(request), spec_(spec) {
-  RasterSpec main = base_spec(grid, spec, options);
+  RasterSpec main = base_spec(grid, spec, options, provenance);
   main.nodata = spec.nodata;
   if (spec.is_classes) {
     main.bands = 1;
@@ -47,11 +42,12 @@ TargetOutput::TargetOutput(const TargetRequest& request, const TargetSpec& spec,
     main.bands = spec.channels;
     main.data_type = spec.data_type;
     main.band_descriptions = spec.band_descriptions;
+    main.band_units.assign(spec.channels, spec.units);
     if (request.harmonise_offsets) main.metadata["TM_OFFSETS_HARMONISED"] = "YES";
   }
   main_ = std::make_unique<AtomicRasterWriter>(request.path, main, options.write);
   if (!request.probabilities_path.empty()) {
-    RasterSpec probabilities = base_spec(grid, spec, options);
+    RasterSpec probabilities = base_spec(grid, spec, options, provenance);
     probabilities.bands = spec.channels;
     probabilities.data_type = "Float32";
     probabilities.nodata = kProbabilityNodata;
@@ -88,9 +84,18 @@ void TargetOutput::write_classes(FinishedRows& rows) {
   }
 }
 
-void TargetOutput::commit() {
-  main_->commit();
-  if (probabilities_) probabilities_->commit();
+void TargetOutput::finish() {
+  main_->finish();
+  if (probabilities_) probabilities_->finish();
+}
+
+void TargetOutput::publish(std::vector<std::string>& published) {
+  main_->publish();
+  published.push_back(main_->path());
+  if (probabilities_) {
+    probabilities_->publish();
+    published.push_back(probabilities_->path());
+  }
 }
 
 std::vector<std::string> TargetOutput::paths() const {

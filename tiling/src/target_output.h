@@ -12,14 +12,16 @@ class TargetOutput {
  public:
   // Creates the (temporary) output rasters on `grid`'s georeferencing; refuses bad destinations.
   TargetOutput(const TargetRequest& request, const TargetSpec& spec, const RasterInfo& grid,
-               const TilingOptions& options);
+               const TilingOptions& options, const OutputProvenance& provenance);
 
   const TargetRequest& request() const { return request_; }
   const TargetSpec& spec() const { return spec_; }
   // Continuous: values, nodata where invalid. Classes: arg-max class index (and probabilities).
   // Writes nodata into `rows` in place.
   void write(FinishedRows& rows);
-  void commit();
+  void finish();  // slow, interruptible (see AtomicRasterWriter)
+  // Renames into place; appends each path as it is in place, so a failure can say which are.
+  void publish(std::vector<std::string>& published);
   std::vector<std::string> paths() const;
 
  private:

@@ -25,6 +25,7 @@ TargetSpec target_spec_for(const std::string& modality) {
   spec.data_type = m.output_type.empty() ? "Float32" : m.output_type;
   spec.nodata = spec.data_type == "UInt16" ? 0.0 : -9999.0;
   for (const auto& b : m.bands) spec.band_descriptions.push_back(b.name);
+  spec.units = m.units;
   return spec;
 }
 

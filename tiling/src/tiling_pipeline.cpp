@@ -84,6 +84,7 @@ class TiledRun {
 
  private:
   void open_inputs(const std::vector<SceneInput>& inputs);
+  void size_batches();
   void prepare_targets(const std::vector<TargetRequest>& targets,
                        const std::vector<SceneInput>& inputs);
   Token read_batch();
@@ -127,6 +128,28 @@ TiledRun::TiledRun(const std::vector<SceneInput>& inputs, WindowModel& model,
   const RasterInfo& info = inputs_.front().reader.info();
   grid_.emplace(info.width, info.height, options_.window_size, options_.overlap);
   prepare_targets(targets, inputs);
+  size_batches();
+}
+
+// A batch larger than the scene only wastes memory; one whose buffers cannot fit is refused before
+// any work (not a bad_alloc mid-run).
+void TiledRun::size_batches() {
+  options_.batch_size =
+      static_cast<int>(std::min<std::size_t>(options_.batch_size, grid_->count()));
+  const double plane = double(grid_->window_size()) * grid_->window_size();
+  double per_window = plane;  // validity
+  for (const auto& input : inputs_) per_window += plane * (4.0 * input.modality->channels() + 1);
+  for (const auto& accumulator : accumulators_) per_window += plane * 4.0 * accumulator.channels();
+  const double need = per_window * options_.batch_size * options_.max_batches_in_flight;
+  const double have = physical_memory_bytes();
+  if (have > 0 && need > 0.5 * have)
+    throw std::invalid_argument(
+        "batch " + std::to_string(options_.batch_size) + " needs " +
+        std::to_string(static_cast<long long>(need / 1e6)) + " MB of window buffers (" +
+        std::to_string(options_.max_batches_in_flight) +
+        " batches in flight), more than half of "
+        "this machine's " +
+        std::to_string(static_cast<long long>(have / 1e6)) + " MB: use a smaller batch");
 }
 
 void TiledRun::open_inputs(const std::vector<SceneInput>& inputs) {
@@ -136,9 +159,14 @@ void TiledRun::open_inputs(const std::vector<SceneInput>& inputs) {
     const Modality& modality = ModalityRegistry::instance().get(input.modality);
     if (!seen.insert(modality.name).second)
       throw std::invalid_argument("modality " + modality.name + " is given twice as input");
-    if (!model_.accepts_input(modality.name))
+    if (!model_.accepts_input(modality.name)) {
+      std::string taken;
+      for (const Modality& m : ModalityRegistry::instance().modalities())
+        if (model_.accepts_input(m.name)) taken += (taken.empty() ? "" : ", ") + m.name;
       throw std::invalid_argument("the model does not take " + modality.name + " as input (" +
-                                  input.path + ")");
+                                  input.path + "); it takes " +
+                                  (taken.empty() ? std::string("none") : taken));
+    }
     require_standardisation(modality, standardise_);
     SceneReader reader = SceneReader::open(input.path, options_.open);
     require_modality(reader.info(), modality);
@@ -179,7 +207,13 @@ void TiledRun::prepare_targets(const std::vector<TargetRequest>& targets,
       if (!path->empty() && !paths.insert(*path).second)
         throw std::invalid_argument("output path " + *path + " is used twice (or is an input)");
   }
-  // Destinations are all checked before any temporary file is created.
+  // Destinations are all checked before any temporary file is created; what killed runs left
+  // beside them is cleaned up first.
+  for (const TargetRequest& request : targets)
+    for (const std::string* path : {&request.path, &request.probabilities_path})
+      if (!path->empty())
+        for (const std::string& stale : remove_stale_partials(*path))
+          warnings_.push_back("removed " + stale + ", left by a run that was killed");
   for (const TargetRequest& request : targets) {
     check_output_path(request.path, options_.write.overwrite);
     if (!request.probabilities_path.empty())
@@ -188,7 +222,8 @@ void TiledRun::prepare_targets(const std::vector<TargetRequest>& targets,
   const RasterInfo& info = inputs_.front().reader.info();
   for (const TargetRequest& request : targets) {
     const TargetSpec spec = model_.spec(request.target);
-    outputs_.emplace_back(request, spec, info, options_);
+    outputs_.emplace_back(request, spec, info, options_,
+                          output_provenance(model_, inputs, options_, request.target));
     accumulators_.emplace_back(*grid_, spec.channels, options_.weighting);
     strips_.emplace_back();
   }
@@ -226,7 +261,7 @@ Token TiledRun::read_batch() {
     const PixelWindow window = grid.window(cell.row, cell.col);
     bool any_valid = false;
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
-      reads[i] = inputs_[i].reader.read(window, options_.edge, 0.0f);
+      reads[i] = read_input_window(inputs_[i].reader, *inputs_[i].modality, window, options_.edge);
       any_valid = any_valid || reads[i].valid_count() > 0;
     }
     if (!any_valid) {  // nothing to generate from: the outputs stay nodata here
@@ -352,7 +387,19 @@ TilingSummary TiledRun::run() {
   pool_.reset();
   inputs_.clear();
   throw_if_interrupted();
-  for (TargetOutput& output : outputs_) output.commit();
+  // All outputs are finished before any is published: an interrupt or a full disk leaves none.
+  for (TargetOutput& output : outputs_) output.finish();
+  throw_if_interrupted();
+  std::vector<std::string> published;
+  try {
+    for (TargetOutput& output : outputs_) output.publish(published);
+  } catch (const std::exception& e) {
+    std::string list;
+    for (const auto& p : published) list += (list.empty() ? "" : ", ") + p;
+    throw RasterError(std::string(e.what()) + (published.empty()
+                                                   ? std::string("; no output was written")
+                                                   : "; already in place: " + list));
+  }
 
   summary.windows = grid_->count();
   summary.inferred = inferred_;

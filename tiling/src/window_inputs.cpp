@@ -2,6 +2,7 @@
 #include "window_inputs.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace terramind {
@@ -23,6 +24,23 @@ std::vector<double> registry_means(const Modality& modality, std::optional<Stats
 }
 
 }  // namespace
+
+WindowData read_input_window(const SceneReader& reader, const Modality& modality,
+                             const PixelWindow& window, EdgePolicy edge) {
+  WindowData data = reader.read(window, edge, 0.0f);
+  const ChannelStats* stats = modality.stats_v1    ? &*modality.stats_v1
+                              : modality.stats_v01 ? &*modality.stats_v01
+                                                   : nullptr;
+  if (!stats) return data;
+  const std::size_t plane = static_cast<std::size_t>(data.width) * data.height;
+  for (int b = 0; b < data.bands && b < static_cast<int>(stats->mean.size()); ++b) {
+    const double mean = stats->mean[b], limit = kImplausibleStdDevs * stats->std[b];
+    const float* values = data.values.data() + b * plane;
+    for (std::size_t i = 0; i < plane; ++i)
+      if (data.valid[i] && !(std::abs(values[i] - mean) <= limit)) data.valid[i] = 0;
+  }
+  return data;
+}
 
 void prepare_window(const WindowData& data, const Modality& modality,
                     std::optional<StatsVersion> standardise, float* values_out,

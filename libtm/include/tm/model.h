@@ -211,6 +211,12 @@ struct GenerationOptions {
   int64_t top_k = 0;           // 0 disables
   int64_t seed = 0;            // same seed, same tokens (step s of the schedule uses seed + s)
   bool inputs_standardized = false;
+  // true (the reference): targets are generated in order and each conditions the later ones,
+  // all on one random stream. false: every target is generated from the inputs alone, on its
+  // own stream (seed `target_seeds[target]`, `seed` where absent), so a target's tokens never
+  // depend on which other targets were asked for; the inputs are encoded once for all.
+  bool chained = true;
+  std::map<std::string, int64_t> target_seeds;  // by the names given in `targets`
 };
 
 class TerraMindModel {
@@ -248,8 +254,9 @@ class TerraMindModel {
   std::vector<std::map<std::string, at::Tensor>> features_by_modality(
       const ModalityInputs& inputs, const FeatureOptions& options = {}) const;
 
-  // Generates image-token targets (names or keys) in order; a target that is also an encoder
-  // input conditions the later ones (chained). Returns token ids [B, h*w] int64 per output key.
+  // Generates image-token targets (names or keys) in order; with options.chained a target that
+  // is also an encoder input conditions the later ones. Returns token ids [B, h*w] int64 per
+  // output key.
   std::map<std::string, at::Tensor> generate(const ModalityInputs& inputs,
                                              const std::vector<std::string>& targets,
                                              const GenerationOptions& options = {}) const;

@@ -104,6 +104,9 @@ class ModalityRegistry {
   std::vector<LulcClass> lulc_classes_;
 };
 
+// The tm release, e.g. "0.1.0" (the project version), for --version and provenance metadata.
+const char* tm_version();
+
 // Canonical short band name: "b1" -> "B01", "b8a" -> "B8A", "vv" -> "VV"; other text upper-cased.
 std::string canonical_band_name(const std::string& text);
 

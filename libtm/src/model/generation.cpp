@@ -199,6 +199,51 @@ void generate_sequence(const TerraMindImpl& model, const GenerationRequest& requ
   target.done = true;
 }
 
+// The encoder input and context of the inputs alone (no target decided yet).
+struct EncodedInputs {
+  EncoderInput in;
+  torch::Tensor context;
+};
+
+// Generates one target; `context_targets` (holding `target`) are the targets whose decided tokens
+// condition it. Schedule step s uses seed + step_index, which advances once per step.
+void generate_target(const TerraMindImpl& model, const GenerationRequest& request,
+                     const std::vector<TargetState>& context_targets, TargetState& target,
+                     int64_t seed, int64_t& step_index, const EncodedInputs* inputs_only) {
+  if (target.sequence) {
+    auto generator = step_generator(seed, step_index);
+    generate_sequence(model, request, context_targets, target, generator);
+    ++step_index;
+    return;
+  }
+  const int64_t B = target.tokens.size(0);
+  const int64_t N = target.gh * target.gw;
+  for (const int64_t count : linear_token_schedule(request.decoding_steps, N)) {
+    EncoderInput fresh;
+    torch::Tensor fresh_context;
+    const bool reuse = inputs_only && !target.decided.any().item<bool>();
+    if (!reuse) {
+      fresh = encoder_tokens(model, request.inputs, context_targets);
+      fresh_context = encoded_context(model, fresh);
+    }
+    const EncoderInput& in = reuse ? inputs_only->in : fresh;
+    const torch::Tensor& context = reuse ? inputs_only->context : fresh_context;
+    auto generator = step_generator(seed, step_index);
+    const auto r = torch::rand({N}, generator) * 1e-6;
+    const auto order = (target.decided.to(torch::kFloat32) + r).argsort(/*dim=*/int64_t{-1});
+    const auto positions = order.narrow(0, 0, count);
+
+    auto decoded =
+        model.decode_image(target.key, context, target.gh, target.gw, positions, in.mask);
+    const auto logits = model.logits(target.key, decoded);  // [B, n, V], rows in ROAR order
+    const auto ids = sample_tokens(logits.reshape({B * count, -1}), request.sampling, generator)
+                         .reshape({B, count});
+    target.tokens.index_copy_(1, positions, ids);
+    target.decided.index_fill_(0, positions, true);
+    ++step_index;
+  }
+}
+
 }  // namespace
 
 std::map<std::string, torch::Tensor> generate_tokens(const TerraMindImpl& model,
@@ -224,31 +269,22 @@ std::map<std::string, torch::Tensor> generate_tokens(const TerraMindImpl& model,
     targets.push_back(std::move(t));
   }
 
-  int64_t step_index = 0;
-  for (auto& target : targets) {
-    if (target.sequence) {
-      auto generator = step_generator(request.seed, step_index);
-      generate_sequence(model, request, targets, target, generator);
-      ++step_index;
-      continue;
-    }
-    const int64_t N = target.gh * target.gw;
-    for (const int64_t count : linear_token_schedule(request.decoding_steps, N)) {
-      const auto in = encoder_tokens(model, request.inputs, targets);
-      const auto context = encoded_context(model, in);
-      auto generator = step_generator(request.seed, step_index);
-      const auto r = torch::rand({N}, generator) * 1e-6;
-      const auto order = (target.decided.to(torch::kFloat32) + r).argsort(/*dim=*/int64_t{-1});
-      const auto positions = order.narrow(0, 0, count);
-
-      auto decoded =
-          model.decode_image(target.key, context, target.gh, target.gw, positions, in.mask);
-      const auto logits = model.logits(target.key, decoded);  // [B, n, V], rows in ROAR order
-      const auto ids = sample_tokens(logits.reshape({B * count, -1}), request.sampling, generator)
-                           .reshape({B, count});
-      target.tokens.index_copy_(1, positions, ids);
-      target.decided.index_fill_(0, positions, true);
-      ++step_index;
+  if (!request.target_seeds.empty() && request.target_seeds.size() != targets.size())
+    throw std::invalid_argument("generation: one seed per target expected");
+  if (request.chained) {
+    int64_t step_index = 0;
+    for (auto& target : targets)
+      generate_target(model, request, targets, target, request.seed, step_index, nullptr);
+  } else {
+    // Every target starts from the same encoder context (the inputs alone): encode it once.
+    const auto in = encoder_tokens(model, request.inputs, {});
+    const EncodedInputs inputs_only{in, encoded_context(model, in)};
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      std::vector<TargetState> own{std::move(targets[i])};
+      int64_t step_index = 0;
+      const int64_t seed = request.target_seeds.empty() ? request.seed : request.target_seeds[i];
+      generate_target(model, request, own, own.front(), seed, step_index, &inputs_only);
+      targets[i] = std::move(own.front());
     }
   }
   std::map<std::string, torch::Tensor> out;

@@ -28,6 +28,10 @@ struct GenerationRequest {
   int64_t decoding_steps = 1;        // ROAR steps per target
   SamplingOptions sampling;
   int64_t seed = 0;  // step s of the schedule uses seed + s (as the reference's seed0 + s)
+  // false: each target from the inputs alone, its steps counted from 0 on its own seed
+  // (target_seeds[i] for targets[i]; `seed` when target_seeds is empty).
+  bool chained = true;
+  std::vector<int64_t> target_seeds;
   bool sequence_cache = true;  // key/value caches for sequence targets (false: recompute)
 };
 

@@ -21,10 +21,13 @@ struct TerraMindModel::Impl {
 
 namespace {
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string embedding_key_of(const std::string& name, const std::string& group) {
@@ -89,7 +92,8 @@ TerraMindModel TerraMindModel::load(const ModelCard& card, const TensorMap& weig
   for (const auto& name : report.unexpected)
     if (!unused_by_card(name, card)) disagreeing.push_back(name);
   if (!report.missing.empty() || !report.shape_mismatches.empty() || !disagreeing.empty()) {
-    std::string text = "checkpoint does not match model card '" + card.name + "':\n" + report.describe();
+    std::string text =
+        "checkpoint does not match model card '" + card.name + "':\n" + report.describe();
     if (!disagreeing.empty()) {
       text += "\nunexpected keys that no modality or decoder setting of the card explains:";
       for (const auto& k : disagreeing) text += "\n  " + k;
@@ -165,12 +169,14 @@ std::string TerraMindModel::output_key(const std::string& name) const {
   throw std::invalid_argument("model '" + impl_->card.name + "' cannot generate " + m.name);
 }
 
-at::Tensor TerraMindModel::standardize(const std::string& modality, const at::Tensor& values) const {
+at::Tensor TerraMindModel::standardize(const std::string& modality,
+                                       const at::Tensor& values) const {
   const auto version = stats_version_from_string(impl_->card.stats_version);
   return standardize_channels(modality_for(modality).stats(version), values, modality);
 }
 
-at::Tensor TerraMindModel::destandardize(const std::string& modality, const at::Tensor& values) const {
+at::Tensor TerraMindModel::destandardize(const std::string& modality,
+                                         const at::Tensor& values) const {
   const auto version = stats_version_from_string(impl_->card.stats_version);
   return destandardize_channels(modality_for(modality).stats(version), values, modality);
 }
@@ -298,6 +304,12 @@ std::map<std::string, at::Tensor> TerraMindModel::generate(const ModalityInputs&
   request.sampling.top_p = options.top_p;
   request.sampling.top_k = options.top_k;
   request.seed = options.seed;
+  request.chained = options.chained;
+  if (!options.target_seeds.empty())
+    for (const auto& t : targets) {
+      const auto it = options.target_seeds.find(t);
+      request.target_seeds.push_back(it == options.target_seeds.end() ? options.seed : it->second);
+    }
   return net::generate_tokens(*impl_->net, request);
 }
 

@@ -22,11 +22,19 @@ struct RuntimeSettings {
   double temperature = 1.0;          // 0: greedy, deterministic tokens
   double top_p = 0.8;
   int64_t top_k = 0;
-  int64_t seed = 0;  // each window derives its own seed from this and its position
+  int64_t seed = 0;  // each window and target derive their own seed from this and the position
+  // false (default): each target is generated from the inputs alone on its own random stream,
+  // so adding or removing a target never changes another. true: the reference's chained
+  // generation (later targets conditioned on the earlier ones, in the order asked for).
+  bool chain_targets = false;
   bool clamp = true;  // the reference clamps diffusion outputs to mean +- 1 std
   std::string device = "cpu";
   int threads = 0;  // LibTorch intra-op threads; 0 keeps the current setting
 };
+
+// Refuses (std::invalid_argument naming the setting and its valid range) settings that cannot
+// run: no model, temperature < 0 or not finite, top_p outside [0, 1], steps < 1, threads < 0 ...
+void validate(const RuntimeSettings& settings);
 
 // Parses the plugin's settings JSON (gdal_plugin/tm_runtime_api.h); unknown options are refused.
 RuntimeSettings runtime_settings_from_json(const std::string& json_text);

@@ -28,7 +28,7 @@ class RasterError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Raised by long-running work after SIGINT/SIGTERM; callers exit with status 130.
+// Raised by long-running work after SIGINT/SIGTERM/SIGHUP; callers exit with status 130.
 class Interrupted : public std::runtime_error {
  public:
   Interrupted() : std::runtime_error("interrupted") {}
@@ -62,8 +62,11 @@ struct RasterInfo {
   std::string data_type;  // GDAL type name shared by all bands, e.g. "UInt16"
   std::optional<double> nodata;
   std::vector<std::string> band_descriptions;  // "" where a band has none
+  std::vector<std::string> band_units;         // "" where a band has none
   GeoReference georef;
-  std::vector<std::string> warnings;  // e.g. accepted without georeferencing
+  std::map<std::string, std::string> provenance;  // tm's outputs: TM_<KEY> items, prefix cut
+  std::map<std::string, std::string> tiff_tags;   // TIFFTAG_SOFTWARE, _DATETIME, _IMAGEDESCRIPTION
+  std::vector<std::string> warnings;              // e.g. accepted without georeferencing
 
   bool is_floating_point() const { return data_type == "Float32" || data_type == "Float64"; }
 };
@@ -155,7 +158,9 @@ struct RasterSpec {
   std::optional<double> nodata;
   std::vector<std::string> band_descriptions;
   std::vector<LulcClass> classes;  // non-empty: band 1 gets a colour table and category names
-  std::map<std::string, std::string> metadata;
+  std::map<std::string, std::string> metadata;    // default domain
+  std::map<std::string, std::string> provenance;  // written as TM_<KEY> items
+  std::vector<std::string> band_units;            // per band; "" for none
 };
 
 struct WriteOptions {
@@ -181,7 +186,12 @@ class AtomicRasterWriter {
   void write(const PixelWindow& window, const float* data);
   void write(const PixelWindow& window, const std::uint16_t* data);
   void write(const PixelWindow& window, const std::uint8_t* data);
+  // commit() = finish() + publish(). finish() does the slow part (COG conversion; interruptible)
+  // into a second temporary file; publish() only renames it into place, so several outputs of
+  // one run can be published together after all of them are finished.
   void commit();
+  void finish();
+  void publish();
 
   const std::string& path() const { return path_; }
   const std::string& temp_path() const { return temp_path_; }
@@ -198,8 +208,14 @@ class AtomicRasterWriter {
   void* dataset_ = nullptr;  // GDALDatasetH
   int temp_slot_ = -1;       // interrupt-handler registrations
   int cog_temp_slot_ = -1;
+  bool finished_ = false;
   bool committed_ = false;
 };
+
+// Temporary files that a killed run (SIGKILL, power loss) left beside `path`
+// (".<name>.tm-partial-PID-N", ".<name>.tm-final-PID-N"): those of processes that no longer run are
+// removed; returns the paths removed, for the caller to report.
+std::vector<std::string> remove_stale_partials(const std::string& path);
 
 // GDAL helpers that keep GDAL out of callers.
 bool is_known_raster_type(const std::string& gdal_type_name);
@@ -369,6 +385,7 @@ struct TargetSpec {
   std::string data_type = "Float32";  // continuous targets: GDAL type written (class maps: Byte)
   double nodata = -9999.0;            // written where no input holds data; fits data_type
   std::vector<std::string> band_descriptions;
+  std::string units;               // physical units of continuous bands ("dB", "m"); "" for none
   std::vector<LulcClass> classes;  // class targets: channel k is classes[k] (index, name, colour);
                                    // empty: channel k is class k
 };
@@ -418,10 +435,22 @@ class WindowModel {
   virtual std::optional<StatsVersion> input_standardisation() const { return std::nullopt; }
   // Window sizes must be a multiple of this (e.g. 16 for ViT patches, 32 for diffusion decoders).
   virtual int window_size_multiple() const { return 1; }
+  // What makes the model's pixels, for the provenance metadata of every output ("TM" domain):
+  // e.g. MODEL, MODEL_SHA256, SEED, DIFFUSION_STEPS, TEMPERATURE, TOP_P.
+  virtual std::map<std::string, std::string> provenance() const { return {}; }
   // Fills outputs.targets[*].values for every window of the batch, all targets in one pass.
   // Called from one thread at a time; may use threads of its own.
   virtual void infer(const InputBatch& inputs, OutputBatch& outputs) = 0;
 };
+
+// Reads one input window for a model exactly as generate_scene does: the reader's nodata, NaN and
+// +-inf pixels are invalid, and so are values no sensor produces (more than
+// kImplausibleStdDevs registry standard deviations from the modality's mean, e.g. 3e38 in an S-2
+// band), so they never reach the network. Engines that generate windows on demand (the GDAL
+// plugin) use it to match tm_generate.
+constexpr double kImplausibleStdDevs = 1e4;
+WindowData read_input_window(const SceneReader& reader, const Modality& modality,
+                             const PixelWindow& window, EdgePolicy edge);
 
 // Fills the invalid pixels of one input window and standardises it exactly as generate_scene does
 // before infer(): writes values [channel][row][col] and validity [row][col] into one batch slot.
@@ -490,6 +519,22 @@ struct TilingSummary {
   double model_busy_share() const { return seconds > 0.0 ? model_seconds / seconds : 0.0; }
 };
 
+// The provenance of one generated raster, for every tool and the plugin alike: tm's items
+// (AI_GENERATED=YES, TARGET, TM_VERSION, CREATED, INPUT_<modality>, the window settings and the
+// model's provenance(); files carry them as TM_<KEY>, the plugin's datasets also in a "TM" domain)
+// and standard TIFF tags (software, date, a description saying the raster is AI-generated). The
+// date is now, or SOURCE_DATE_EPOCH when set (reproducible outputs).
+struct OutputProvenance {
+  std::map<std::string, std::string> tm_domain;
+  std::map<std::string, std::string> tiff_tags;  // default domain, TIFFTAG_*
+};
+OutputProvenance output_provenance(const WindowModel& model, const std::vector<SceneInput>& inputs,
+                                   const TilingOptions& options, const std::string& target);
+
+// Throws std::invalid_argument unless a model's TargetSpec can be written (channels, classes fit
+// a Byte raster, known data type). `target` names it in the message.
+void validate_target_spec(const TargetSpec& spec, const std::string& target);
+
 // Runs `model` over the scene given by `inputs` and writes every requested target in one pass
 // (each window is inferred once for all targets), with at most one band of window rows in memory.
 //
@@ -502,10 +547,6 @@ struct TilingSummary {
 // nodata. Class targets are blended as probabilities and written as the arg-max class (Byte, with
 // colour table; nodata where no input holds data); probabilities optionally as Float32, nodata -1.
 // Ctrl-C (see install_interrupt_handlers) throws Interrupted and leaves no output behind.
-// Throws std::invalid_argument unless a model's TargetSpec can be written (channels, classes fit
-// a Byte raster, known data type). `target` names it in the message.
-void validate_target_spec(const TargetSpec& spec, const std::string& target);
-
 TilingSummary generate_scene(const std::vector<SceneInput>& inputs, WindowModel& model,
                              const std::vector<TargetRequest>& targets,
                              const TilingOptions& options = {});
