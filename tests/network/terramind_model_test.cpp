@@ -169,6 +169,29 @@ TEST(model_generation, SeveralDecodingStepsFillEveryPosition) {
   EXPECT_EQ(greedy.at("tok_sen1grd@224").size(1), 196);
 }
 
+// Unchained generation: each target from the inputs alone on its own seed, so its tokens are the
+// same whichever targets come with it, in one or several decoding steps; the chained order (the
+// reference's) conditions S1GRD on LULC and so differs.
+TEST(model_generation, UnchainedTargetsDoNotDependOnEachOther) {
+  const auto model = TerraMindModel::load(generation_card(), fixture("terramind_generation_state_dict.pt"));
+  const at::Tensor s2 = fixture_data("terramind_generation").at("input/s2l2a_raw");
+  for (const int64_t steps : {int64_t{1}, int64_t{3}}) {
+    GenerationOptions options;
+    options.decoding_steps = steps;
+    options.chained = false;
+    options.target_seeds = {{"S1GRD", 11}, {"LULC", 12}};
+    const auto alone = model.generate({{"S2L2A", s2}}, {"S1GRD"}, options).at("tok_sen1grd@224");
+    const auto both = model.generate({{"S2L2A", s2}}, {"LULC", "S1GRD"}, options);
+    EXPECT_TRUE(torch::equal(both.at("tok_sen1grd@224"), alone)) << steps << " steps";
+    const auto lulc = model.generate({{"S2L2A", s2}}, {"LULC"}, options).at("tok_lulc@224");
+    EXPECT_TRUE(torch::equal(both.at("tok_lulc@224"), lulc)) << steps << " steps";
+    options.chained = true;
+    options.seed = 11;
+    const auto chained = model.generate({{"S2L2A", s2}}, {"LULC", "S1GRD"}, options);
+    EXPECT_FALSE(torch::equal(chained.at("tok_sen1grd@224"), alone)) << steps << " steps";
+  }
+}
+
 TEST(model_generation, ThinkingInModalitiesAppendsGeneratedTokens) {
   const auto model = TerraMindModel::load(generation_card(), fixture("terramind_generation_state_dict.pt"));
   const at::Tensor s2 = fixture_data("terramind_generation").at("input/s2l2a_raw");
