@@ -2,6 +2,7 @@
 #include <unistd.h>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -57,16 +58,70 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_;
 };
 
+double parse_number(const std::string& text, const char* option) {
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size() && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument(std::string(option) + ": '" + text + "' is not a number");
+}
+
+AreaOfInterest area_of_interest(const std::vector<std::string>& projwin, const std::string& bbox,
+                                const std::string& crs, const std::string& cutline) {
+  AreaOfInterest area;
+  area.box_crs = crs;
+  area.cutline = cutline;
+  if (!projwin.empty() && !bbox.empty())
+    throw std::invalid_argument("give -projwin or --bbox, not both");
+  if (!projwin.empty()) {
+    if (projwin.size() != 4) throw std::invalid_argument("-projwin takes ulx uly lrx lry");
+    const double ulx = parse_number(projwin[0], "-projwin"),
+                 uly = parse_number(projwin[1], "-projwin"),
+                 lrx = parse_number(projwin[2], "-projwin"),
+                 lry = parse_number(projwin[3], "-projwin");
+    area.box = {ulx, lry, lrx, uly};
+    area.has_box = true;
+  } else if (!bbox.empty()) {
+    const auto parts = split(bbox, ',');
+    if (parts.size() != 4) throw std::invalid_argument("--bbox takes minx,miny,maxx,maxy");
+    for (int i = 0; i < 4; ++i) area.box[i] = parse_number(parts[i], "--bbox");
+    area.has_box = true;
+  }
+  if (area.has_box && !(area.box[0] < area.box[2] && area.box[1] < area.box[3]))
+    throw std::invalid_argument(
+        "the box is empty: min x must be below max x and min y below max y");
+  if (!area.has_box && !crs.empty())
+    throw std::invalid_argument("--bbox-crs needs --bbox or -projwin");
+  return area;
+}
+
+OutputGrid output_grid(const std::string& crs, const std::vector<std::string>& tr) {
+  OutputGrid grid;
+  grid.crs = crs;
+  if (!tr.empty()) {
+    if (tr.size() != 2) throw std::invalid_argument("-tr takes xres yres");
+    grid.resolution_x = std::abs(parse_number(tr[0], "-tr"));
+    grid.resolution_y = std::abs(parse_number(tr[1], "-tr"));
+    if (grid.resolution_x <= 0 || grid.resolution_y <= 0)
+      throw std::invalid_argument("-tr: pixel sizes must be positive");
+  }
+  return grid;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> input_args;
   std::string targets_arg, out_dir = ".", blend = "taper", format = "cog";
+  std::vector<std::string> creation_options, config_pairs, projwin_args, tr_args;
+  std::string bbox_arg, bbox_crs, cutline, t_srs;
   RuntimeSettings settings;
   TilingOptions tiling;
   bool overwrite = false, quiet = false, greedy = false, probabilities = false, harmonise = false,
        pixel_grid = false;
-  bool chain = false;
+  bool chain = false, allow_resolution = false;
   po::options_description options(
       "tm_generate: generate TerraMind modalities for a whole scene, georeferenced like the "
       "input\n\n"
@@ -94,7 +149,7 @@ int main(int argc, char** argv) {
       "token decoding steps")("seed", po::value(&settings.seed)->default_value(0),
                               "random seed (same seed, same output)")(
       "temperature", po::value(&settings.temperature)->default_value(1.0),
-      "token sampling temperature")("top-p", po::value(&settings.top_p)->default_value(0.8),
+      "token sampling temperature")("top-p", po::value(&settings.top_p)->default_value(0.8, "0.8"),
                                     "nucleus sampling mass")(
       "chain-targets", po::bool_switch(&chain),
       "generate targets in the order given, each conditioned on the earlier ones (the "
@@ -111,12 +166,33 @@ int main(int argc, char** argv) {
       "head-dim", po::value(&settings.head_dim)->default_value(64),
       "head width for checkpoints without card")("pixel-grid", po::bool_switch(&pixel_grid),
                                                  "accept inputs without georeferencing")(
+      "allow-resolution", po::bool_switch(&allow_resolution),
+      "accept inputs whose pixel size is far from the modality's native 10 m")(
       "format", po::value(&format)->default_value("cog"), "cog or gtiff")(
+      "of", po::value<std::string>(), "output format as GDAL spells it: COG or GTiff")(
+      "co", po::value(&creation_options)->composing(),
+      "KEY=VALUE creation option for GDAL's COG/GTiff driver, repeatable (-co COMPRESS=LZW)")(
+      "config", po::value(&config_pairs)->multitoken()->composing(),
+      "KEY VALUE: a GDAL configuration option, repeatable (--config GDAL_CACHEMAX 512)")(
+      "projwin", po::value(&projwin_args)->multitoken(),
+      "ulx uly lrx lry: generate only this box (input CRS, or --bbox-crs), as gdal_translate")(
+      "bbox", po::value(&bbox_arg), "minx,miny,maxx,maxy: generate only this box")(
+      "bbox-crs", po::value(&bbox_crs),
+      "CRS of --bbox / -projwin (EPSG:4326 ...; default: the input's)")(
+      "cutline", po::value(&cutline),
+      "vector file (OGR): generate only inside its polygons, nodata elsewhere")(
+      "t_srs", po::value(&t_srs), "write the outputs in this CRS (GDAL's warper)")(
+      "tr", po::value(&tr_args)->multitoken(), "xres yres: output pixel size (GDAL's warper)")(
       "overwrite", po::bool_switch(&overwrite), "replace existing outputs")(
       "quiet,q", po::bool_switch(&quiet), "no progress or summary");
   po::variables_map vm;
   try {
-    po::store(po::parse_command_line(argc, argv, options), vm);
+    // GDAL spellings (-co, -of, -projwin, -t_srs, -tr) as long options with one dash; no prefix
+    // guessing, so short options (-i, -o ...) stay unambiguous.
+    const int style =
+        (po::command_line_style::default_style | po::command_line_style::allow_long_disguise) &
+        ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(argc, argv).options(options).style(style).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     std::cerr << "tm_generate: " << e.what() << "\n\n" << options;
@@ -153,16 +229,32 @@ int main(int argc, char** argv) {
     std::cerr << "tm_generate: --blend must be taper or mean\n";
     return 2;
   }
+  if (vm.count("of")) format = vm["of"].as<std::string>();
+  for (auto& c : format) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (format != "cog" && format != "gtiff") {
-    std::cerr << "tm_generate: --format must be cog or gtiff\n";
+    std::cerr << "tm_generate: --format (-of) must be COG or GTiff\n";
     return 2;
   }
+  if (config_pairs.size() % 2 != 0) {
+    std::cerr << "tm_generate: --config takes KEY VALUE pairs\n";
+    return 2;
+  }
+  AreaOfInterest area;
+  try {
+    area = area_of_interest(projwin_args, bbox_arg, bbox_crs, cutline);
+    tiling.write.grid = output_grid(t_srs, tr_args);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "tm_generate: " << e.what() << "\n";
+    return 2;
+  }
+  tiling.write.creation_options = creation_options;
   if (greedy) settings.temperature = 0.0;
   if (vm.count("no-clamp")) settings.clamp = false;
   settings.targets = split(targets_arg, ',');
   settings.chain_targets = chain;
   tiling.weighting = *weighting;
   tiling.open.allow_ungeoreferenced = pixel_grid;
+  tiling.open.allow_any_resolution = allow_resolution;
   tiling.write.overwrite = overwrite;
   tiling.write.format = format == "cog" ? OutputFormat::kCOG : OutputFormat::kGTiff;
 
@@ -171,6 +263,13 @@ int main(int argc, char** argv) {
     // Cheap checks first: settings, outputs and inputs, before the model loads. A missing output
     // folder is made, as users of --out-dir expect.
     validate(settings);
+    for (std::size_t i = 0; i + 1 < config_pairs.size(); i += 2)
+      set_gdal_config(config_pairs[i], config_pairs[i + 1]);
+    for (const auto& option : creation_options) check_creation_option(option, tiling.write.format);
+    if (is_gdal_virtual_path(out_dir))
+      throw RasterError("--out-dir " + out_dir +
+                        ": tm writes outputs to local files only (atomically, by rename); write "
+                        "locally and copy, or read generated layers through the GDAL plugin");
     std::error_code made;
     std::filesystem::create_directories(out_dir, made);
     if (made) throw RasterError("cannot create output folder " + out_dir + ": " + made.message());
@@ -184,11 +283,17 @@ int main(int argc, char** argv) {
                           " has no georeferencing: outputs could not be placed on a map. Assign "
                           "one (gdal_edit.py -a_srs/-a_ullr) or pass --pixel-grid to write on the "
                           "bare pixel grid");
+      const std::string mismatch = resolution_mismatch(info, modality);
+      if (!allow_resolution && !mismatch.empty())
+        throw RasterError(in.path + " cannot be read as " + modality.name + ": " + mismatch +
+                          " (--allow-resolution)");
       input_modalities.insert(modality.name);
     }
+    const std::string scene_name = stem(inputs.front().path);
+    inputs = crop_to_area(inputs, area);
     const auto model = open_terramind_window_model(settings);
     std::vector<TargetRequest> requests;
-    const std::string base = out_dir + "/" + stem(inputs.front().path) + "_";
+    const std::string base = out_dir + "/" + scene_name + "_";
     for (const auto& target : model->targets()) {
       // By default the inputs are not generated again (a given S1GRD stays the user's own).
       if (settings.targets.empty() && input_modalities.count(target)) continue;

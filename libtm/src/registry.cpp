@@ -70,6 +70,7 @@ Modality parse_modality(const nlohmann::json& j) {
   m.max_length = j.value("max_length", 0);
   m.tokenizer = j.value("tokenizer", "");
   m.units = j.value("units", "");
+  m.resolution_m = j.value("resolution_m", 0.0);
   m.raster_types = j.value("raster_types", std::vector<std::string>{});
   m.output_type = j.value("output_type", "");
   for (const auto& b : j.value("bands", nlohmann::json::array()))
@@ -104,9 +105,7 @@ const char* to_string(ModalityKind kind) {
   return "?";
 }
 
-const char* to_string(StatsVersion version) {
-  return version == StatsVersion::kV1 ? "v1" : "v0.1";
-}
+const char* to_string(StatsVersion version) { return version == StatsVersion::kV1 ? "v1" : "v0.1"; }
 
 StatsVersion stats_version_from_string(const std::string& text) {
   const std::string t = lower(text);
@@ -124,8 +123,7 @@ std::string canonical_band_name(const std::string& text) {
 }
 
 bool Modality::accepts_raster_type(const std::string& gdal_type_name) const {
-  return std::find(raster_types.begin(), raster_types.end(), gdal_type_name) !=
-         raster_types.end();
+  return std::find(raster_types.begin(), raster_types.end(), gdal_type_name) != raster_types.end();
 }
 
 const ChannelStats& Modality::stats(StatsVersion version) const {

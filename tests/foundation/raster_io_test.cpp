@@ -43,8 +43,8 @@ void make_raster(const std::string& path, int width, int height, int bands, GDAL
   }
   if (!values.empty()) {
     std::vector<double> copy = values;
-    EXPECT_EQ(ds->RasterIO(GF_Write, 0, 0, width, height, copy.data(), width, height,
-                           GDT_Float64, bands, nullptr, 0, 0, 0, nullptr),
+    EXPECT_EQ(ds->RasterIO(GF_Write, 0, 0, width, height, copy.data(), width, height, GDT_Float64,
+                           bands, nullptr, 0, 0, 0, nullptr),
               CE_None);
   }
   GDALClose(ds);
@@ -55,8 +55,6 @@ std::vector<double> ramp(int n) {
   for (int i = 0; i < n; ++i) v[i] = i + 1;
   return v;
 }
-
-
 
 }  // namespace
 
@@ -97,9 +95,9 @@ TEST(SceneReader, EdgePoliciesAreDefined) {
 
   const WindowData reflect = scene.read(w, EdgePolicy::kReflect);
   // Row -1 mirrors row 1, column -2 mirrors column 2, column 5 (=4+1) mirrors column 2.
-  EXPECT_EQ(reflect.at(0, 0, 0), 7.0f);   // raster (row 1, col 2)
-  EXPECT_EQ(reflect.at(0, 1, 1), 2.0f);   // raster (row 0, col 1)
-  EXPECT_EQ(reflect.at(0, 4, 7), 6.0f);   // row 3 -> 1, col 5 -> 1
+  EXPECT_EQ(reflect.at(0, 0, 0), 7.0f);  // raster (row 1, col 2)
+  EXPECT_EQ(reflect.at(0, 1, 1), 2.0f);  // raster (row 0, col 1)
+  EXPECT_EQ(reflect.at(0, 4, 7), 6.0f);  // row 3 -> 1, col 5 -> 1
   EXPECT_EQ(reflect.valid_count(), reflect.valid.size());
 
   const WindowData replicate = scene.read(w, EdgePolicy::kReplicate);
@@ -121,8 +119,8 @@ TEST(SceneReader, WindowLargerThanTheRasterReflectsRepeatedly) {
 
 TEST(SceneReader, NodataAndNanPixelsAreInvalid) {
   ScratchDir dir;
-  std::vector<double> values = {1, -9999, 3, NAN, 5, 6,     // band 1
-                                1, 2, 3, 4, 5, -9999};      // band 2
+  std::vector<double> values = {1, -9999, 3, NAN, 5, 6,       // band 1
+                                1, 2,     3, 4,   5, -9999};  // band 2
   make_raster(dir.file("nan.tif"), 3, 2, 2, GDT_Float32, values, true, -9999.0);
   const SceneReader scene = SceneReader::open(dir.file("nan.tif"));
   const WindowData data = scene.read({0, 0, 3, 2});
@@ -165,8 +163,8 @@ TEST(ModalityCheck, BandCountTypeAndDescriptions) {
 
   // Data type: complex values are accepted by no modality.
   make_raster(dir.file("complex.tif"), 4, 4, 2, GDT_CFloat32, {});
-  const ModalityCheck complex = check_modality(inspect_raster(dir.file("complex.tif")),
-                                               modality("S1GRD"));
+  const ModalityCheck complex =
+      check_modality(inspect_raster(dir.file("complex.tif")), modality("S1GRD"));
   EXPECT_FALSE(complex.ok);
   EXPECT_TRUE(contains(complex.summary(), "data type CFloat32 is not accepted for S1GRD"));
 
@@ -204,6 +202,28 @@ TEST(ModalityCheck, RealSamplesFromSharedData) {
       << check_modality(tile, modality("S2L2A")).summary();
 }
 
+// Pixel sizes in metres, projected and geographic, against the modalities' native 10 m.
+TEST(Resolution, PixelSizesAreCheckedAgainstTheModality) {
+  const std::string data = terramind::testing::data_dir();
+  auto modality = [](const char* name) { return ModalityRegistry::instance().get(name); };
+  const RasterInfo utm = inspect_raster(terramind::testing::sample_scene());
+  EXPECT_NEAR(*pixel_size_metres(utm), 10.0, 1e-9);
+  EXPECT_EQ(resolution_mismatch(utm, modality("S2L2A")), "");
+  // 0.0000898 degrees at 38.1 N: 7.9 m east-west, 9.9 m north-south.
+  const RasterInfo wgs84 = inspect_raster(data + "/sen1floods11/S1Hand/Spain_7370579_S1Hand.tif");
+  EXPECT_NEAR(*pixel_size_metres(wgs84), std::sqrt(7.87 * 10.0), 0.1);
+  EXPECT_EQ(resolution_mismatch(wgs84, modality("S1GRD")), "");
+  const RasterInfo coarse =
+      inspect_raster(data + "/s2l2a_tile_T29RKH/S2L2A_T29RKH_20200219_100m_12band.tif");
+  EXPECT_NEAR(*pixel_size_metres(coarse), 100.0, 1e-6);
+  EXPECT_TRUE(
+      contains(resolution_mismatch(coarse, modality("S2L2A")), "pixel size 100 m, S2L2A is 10 m"))
+      << resolution_mismatch(coarse, modality("S2L2A"));
+  RasterInfo bare = utm;
+  bare.georef.crs_wkt.clear();
+  EXPECT_FALSE(pixel_size_metres(bare).has_value()) << "no CRS: nothing to check";
+}
+
 // Read every pixel of `src`, write it through AtomicRasterWriter, compare everything.
 class RoundTrip : public ::testing::TestWithParam<OutputFormat> {};
 
@@ -212,7 +232,8 @@ TEST_P(RoundTrip, PreservesGeoreferencingAndPixelsBitForBit) {
   const std::vector<std::string> sources = {
       terramind::testing::sample_scene(),
       terramind::testing::data_dir() + "/terramesh_examples/S2L2A/282D_485L_3_3.tif",  // odd origin
-      terramind::testing::data_dir() + "/sen1floods11/S1Hand/Spain_7370579_S1Hand.tif"};  // EPSG:4326, NaN
+      terramind::testing::data_dir() +
+          "/sen1floods11/S1Hand/Spain_7370579_S1Hand.tif"};  // EPSG:4326, NaN
   int n = 0;
   for (const auto& source : sources) {
     const SceneReader in = SceneReader::open(source);

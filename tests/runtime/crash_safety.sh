@@ -9,12 +9,11 @@ tm_generate=$1 card=$2 scene=$3 scratch=$4 trials=${5:-20} seed=${6:-1}
 export SOURCE_DATE_EPOCH=1700000000  # provenance dates pinned: outputs are byte-comparable
 name=$(basename "${scene%.*}")
 rm -rf "$scratch" && mkdir -p "$scratch/reference"
-run() {  # run OUT_DIR: the job under test
-  "$tm_generate" --input S2L2A="$scene" --to LULC,S1GRD --model "$card" --out-dir "$1" \
-    --steps 2 --seed 3 --quiet --overwrite --probabilities
-}
+# The job under test; called directly (not through a shell function) so that $! is its PID.
+job=("$tm_generate" --input S2L2A="$scene" --to LULC,S1GRD --model "$card" --steps 2 --seed 3
+  --quiet --overwrite --probabilities --out-dir)
 start=$(date +%s.%N)
-run "$scratch/reference"
+"${job[@]}" "$scratch/reference"
 duration=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 outputs=("${name}_LULC.tif" "${name}_LULC_probabilities.tif" "${name}_S1GRD.tif")
 RANDOM=$seed
@@ -26,7 +25,7 @@ for trial in $(seq 1 "$trials"); do
   delay=$(awk -v d="$duration" -v r=$((RANDOM % 1100)) 'BEGIN { printf "%.3f", d * r / 1000 }')
   signal=KILL
   [ $((trial % 3)) -eq 0 ] && signal=INT
-  run "$dir" 2>"$dir.stderr" & pid=$!
+  "${job[@]}" "$dir" 2>"$dir.stderr" & pid=$!
   sleep "$delay"
   kill -s "$signal" "$pid" 2>/dev/null || true
   status=0
@@ -50,7 +49,7 @@ for trial in $(seq 1 "$trials"); do
   [ "$present" -gt 0 ] && killed_with_outputs=$((killed_with_outputs + 1)) ||
     killed_without=$((killed_without + 1))
   # The rerun cleans the killed run's temporary files and writes the same bytes.
-  run "$dir"
+  "${job[@]}" "$dir" 2>/dev/null
   for f in "${outputs[@]}"; do
     cmp -s "$dir/$f" "$scratch/reference/$f" ||
       { echo "trial $trial: rerun's $f differs from the uninterrupted run"; exit 1; }

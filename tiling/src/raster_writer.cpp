@@ -2,12 +2,14 @@
 // copies it to the final format next to the destination and renames it into place.
 #include <dirent.h>
 #include <gdal_priv.h>
+#include <gdal_utils.h>
 #include <ogr_spatialref.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -66,6 +68,37 @@ int CPL_STDCALL progress_unless_interrupted(double, const char*, void*) {
   return interrupt_requested() ? FALSE : TRUE;
 }
 
+// A virtual (VRT) warp of `src` onto `grid`: classes by nearest neighbour, values bilinear.
+GDALDatasetH warp_to_grid(GDALDataset* src, const OutputGrid& grid, bool classes,
+                          std::optional<double> nodata) {
+  CPLStringList args;
+  args.AddString("-of");
+  args.AddString("VRT");
+  if (!grid.crs.empty()) {
+    args.AddString("-t_srs");
+    args.AddString(grid.crs.c_str());
+  }
+  if (grid.resolution_x > 0 || grid.resolution_y > 0) {
+    args.AddString("-tr");
+    args.AddString(
+        CPLSPrintf("%.17g", grid.resolution_x > 0 ? grid.resolution_x : grid.resolution_y));
+    args.AddString(
+        CPLSPrintf("%.17g", grid.resolution_y > 0 ? grid.resolution_y : grid.resolution_x));
+  }
+  args.AddString("-r");
+  args.AddString(classes ? "near" : "bilinear");
+  if (nodata) {
+    args.AddString("-dstnodata");
+    args.AddString(CPLSPrintf("%.17g", *nodata));
+  }
+  GDALWarpAppOptions* options = GDALWarpAppOptionsNew(args.List(), nullptr);
+  if (!options) return nullptr;
+  GDALDatasetH sources[] = {GDALDataset::ToHandle(src)};
+  GDALDatasetH out = GDALWarp("", nullptr, 1, sources, options, nullptr);
+  GDALWarpAppOptionsFree(options);
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> remove_stale_partials(const std::string& path) {
@@ -101,8 +134,35 @@ std::vector<std::string> remove_stale_partials(const std::string& path) {
   return removed;
 }
 
+void set_gdal_config(const std::string& key, const std::string& value) {
+  ensure_gdal_registered();
+  CPLSetConfigOption(key.c_str(), value.c_str());
+}
+
+bool is_gdal_virtual_path(const std::string& path) { return path.rfind("/vsi", 0) == 0; }
+
+void check_creation_option(const std::string& option, OutputFormat format) {
+  ensure_gdal_registered();
+  const auto eq = option.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw RasterError("creation option '" + option + "' is not KEY=VALUE");
+  const char* name = format == OutputFormat::kCOG ? "COG" : "GTiff";
+  GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(name);
+  const char* list = driver ? driver->GetMetadataItem(GDAL_DMD_CREATIONOPTIONLIST) : nullptr;
+  const std::string key = option.substr(0, eq);
+  std::string upper;
+  for (const char c : key) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (list && !std::strstr(list, ("name='" + upper + "'").c_str()))
+    throw RasterError("'" + key + "' is not a creation option of GDAL's " + name +
+                      " driver (see gdalinfo --format " + name + ")");
+}
+
 void check_output_path(const std::string& path, bool overwrite) {
   if (path.empty()) throw RasterError("no output path given");
+  if (is_gdal_virtual_path(path))
+    throw RasterError("output " + path +
+                      ": tm writes outputs to local files only (atomically, by rename); write "
+                      "locally and copy, or read generated layers through the GDAL plugin");
   struct stat st {};
   if (stat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) throw RasterError("output path is a folder: " + path);
@@ -271,12 +331,28 @@ void AtomicRasterWriter::finish() {
     co.AddNameValue("BLOCKYSIZE", std::to_string(options_.block_size).c_str());
     if (spec_.classes.empty()) co.AddNameValue("PREDICTOR", floating ? "3" : "2");
   }
+  for (const auto& option : options_.creation_options) {
+    const auto eq = option.find('=');
+    co.SetNameValue(option.substr(0, eq).c_str(), option.substr(eq + 1).c_str());
+  }
   cog_temp_path_ = temp_name_for(path_, "tm-final");
   cog_temp_slot_ = register_temp_path(cog_temp_path_);
   GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(cog ? "COG" : "GTiff");
   if (!driver) throw RasterError(std::string("GDAL has no ") + (cog ? "COG" : "GTiff") + " driver");
-  GDALDataset* out = driver->CreateCopy(cog_temp_path_.c_str(), src, FALSE, co.List(),
+  GDALDataset* source = src;
+  GDALDatasetH warped = nullptr;
+  if (!options_.grid.empty()) {
+    warped = warp_to_grid(src, options_.grid, !spec_.classes.empty(), spec_.nodata);
+    if (!warped) {
+      throw_if_interrupted();
+      throw RasterError("warping " + path_ +
+                        " to the output grid failed: " + capture.last_message());
+    }
+    source = GDALDataset::FromHandle(warped);
+  }
+  GDALDataset* out = driver->CreateCopy(cog_temp_path_.c_str(), source, FALSE, co.List(),
                                         progress_unless_interrupted, nullptr);
+  if (warped) GDALClose(warped);
   if (!out) {
     throw_if_interrupted();
     throw RasterError("finishing " + path_ + " failed: " + capture.last_message() +

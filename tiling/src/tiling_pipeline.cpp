@@ -170,6 +170,11 @@ void TiledRun::open_inputs(const std::vector<SceneInput>& inputs) {
     require_standardisation(modality, standardise_);
     SceneReader reader = SceneReader::open(input.path, options_.open);
     require_modality(reader.info(), modality);
+    if (!options_.open.allow_any_resolution) {
+      const std::string mismatch = resolution_mismatch(reader.info(), modality);
+      if (!mismatch.empty())
+        throw RasterError(input.path + " cannot be read as " + modality.name + ": " + mismatch);
+    }
     if (!inputs_.empty()) require_same_grid(inputs_.front().reader.info(), reader.info());
     for (const auto& w : reader.info().warnings) warnings_.push_back(w);
     inputs_.push_back({&modality, std::move(reader)});

@@ -50,11 +50,12 @@ struct Modality {
   int input_id = -1;       // modality id (SHA-256 of the key mod 2^15)
   std::string output_key;  // token modality when generated; empty if it cannot be generated
   int output_id = -1;
-  int vocab_size = 0;          // image-token and sequence modalities
+  int vocab_size = 0;           // image-token and sequence modalities
   std::vector<int> fsq_levels;  // e.g. {8,8,8,6,5}
-  int max_length = 0;          // sequence modalities
-  std::string tokenizer;       // official tokenizer file name
+  int max_length = 0;           // sequence modalities
+  std::string tokenizer;        // official tokenizer file name
   std::string units;
+  double resolution_m = 0;  // native ground sampling distance the model was trained at; 0: any
   std::vector<std::string> raster_types;  // GDAL data type names accepted as input
   std::string output_type;                // GDAL data type name written when generated
   std::vector<Band> bands;                // in model channel order; empty for sequences

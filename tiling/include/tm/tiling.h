@@ -85,6 +85,15 @@ ModalityCheck check_modality(const RasterInfo& info, const Modality& modality);
 // Throws RasterError with the check's reasons unless the raster matches.
 void require_modality(const RasterInfo& info, const Modality& modality);
 
+// Ground pixel size in metres (geometric mean of x and y): projected CRSs by their linear unit,
+// geographic ones converted at the raster's centre latitude. nullopt without georeferencing.
+std::optional<double> pixel_size_metres(const RasterInfo& info);
+// Pixels more than this factor finer or coarser than the modality's native resolution are refused.
+constexpr double kResolutionTolerance = 1.5;
+// "" when the pixel size fits the modality (or cannot be known); otherwise why not, e.g.
+// "pixel size 100 m, S2L2A is 10 m".
+std::string resolution_mismatch(const RasterInfo& info, const Modality& modality);
+
 // Throws std::invalid_argument unless `modality` can be standardised as the model wants
 // (`standardise`: the statistics version, none when the model takes raw values).
 void require_standardisation(const Modality& modality, std::optional<StatsVersion> standardise);
@@ -122,6 +131,9 @@ struct OpenOptions {
   // Rasters without CRS/geotransform are refused unless this is set; then outputs are written on
   // the bare pixel grid and a warning is recorded in RasterInfo::warnings.
   bool allow_ungeoreferenced = false;
+  // Rasters whose pixel size is far from their modality's native resolution (a 100 m stack given
+  // as S2L2A) are refused unless this is set: the model only knows its training resolution.
+  bool allow_any_resolution = false;
 };
 
 class SceneReader {
@@ -163,10 +175,22 @@ struct RasterSpec {
   std::vector<std::string> band_units;            // per band; "" for none
 };
 
+// Another grid for the finished outputs, made by GDAL's warper from the generated raster (the
+// model itself always works on the input grid, at its native resolution).
+struct OutputGrid {
+  std::string crs;          // "EPSG:4326", PROJ or WKT; "" keeps the input CRS
+  double resolution_x = 0;  // target pixel size in CRS units; 0: GDAL's choice
+  double resolution_y = 0;
+  bool empty() const { return crs.empty() && resolution_x <= 0 && resolution_y <= 0; }
+};
+
 struct WriteOptions {
   OutputFormat format = OutputFormat::kCOG;
   bool overwrite = false;
   int block_size = 512;
+  // KEY=VALUE creation options for the GTiff/COG driver, after (so overriding) tm's defaults.
+  std::vector<std::string> creation_options;
+  OutputGrid grid;  // warp the finished rasters (nearest for classes, bilinear otherwise)
 };
 
 // Refuses (RasterError) an existing output unless `overwrite`, a missing or unwritable folder, or a
@@ -219,6 +243,13 @@ std::vector<std::string> remove_stale_partials(const std::string& path);
 
 // GDAL helpers that keep GDAL out of callers.
 bool is_known_raster_type(const std::string& gdal_type_name);
+// GDAL's --config KEY VALUE.
+void set_gdal_config(const std::string& key, const std::string& value);
+// A GDAL virtual file system path (/vsimem/, /vsis3/ ...): tm writes outputs to local files only.
+bool is_gdal_virtual_path(const std::string& path);
+// Throws RasterError unless `option` is KEY=VALUE and KEY is a creation option of the GTiff or
+// COG driver (as `format` writes).
+void check_creation_option(const std::string& option, OutputFormat format);
 // For code running inside a GDAL host (the GDAL driver plugin): the host has registered the
 // drivers it wants, so the library must not call GDALAllRegister() and re-add skipped ones.
 void use_host_gdal_drivers();
@@ -466,6 +497,21 @@ struct SceneInput {
   std::string path;
   std::string modality;  // registry name or alias
 };
+
+// A part of the scene to generate: a box (in the inputs' CRS, or `box_crs`), and/or the polygons
+// of a vector file (OGR; pixels outside them are nodata, so windows there are skipped).
+struct AreaOfInterest {
+  bool has_box = false;
+  std::array<double, 4> box{};  // min x, min y, max x, max y
+  std::string box_crs;          // "" : the inputs' CRS
+  std::string cutline;          // vector file path; "" : none
+  bool empty() const { return !has_box && cutline.empty(); }
+};
+
+// The inputs cropped to `area` as virtual rasters (/vsimem/ VRTs) on the inputs' own grid (no
+// resampling: the box snaps to whole pixels). Throws RasterError when the area misses a scene.
+std::vector<SceneInput> crop_to_area(const std::vector<SceneInput>& inputs,
+                                     const AreaOfInterest& area);
 
 struct TargetRequest {
   TargetRequest() = default;
