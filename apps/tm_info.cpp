@@ -205,5 +205,12 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "tm_info: " << e.what() << "\n";
     return kExitBadInput;
+  } catch (const c10::Error& e) {
+    // LibTorch failures (e.g. a card too large to build) are reported, never an abort.
+    std::cerr << "tm_info: " << e.what_without_backtrace() << "\n";
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "tm_info: " << e.what() << "\n";
+    return kExitBadInput;
   }
 }

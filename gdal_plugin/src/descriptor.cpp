@@ -29,6 +29,73 @@ std::string scalar_text(const json& value, const std::string& where) {
   throw SettingsError(where + " must be a string or an integer");
 }
 
+constexpr const char kByteOrderMark[] = "\xEF\xBB\xBF";  // UTF-8, as some editors write it
+
+bool starts_with_bom(const std::string& text) { return text.rfind(kByteOrderMark, 0) == 0; }
+
+// JSON lets the last of two equal keys win silently; a descriptor refuses them, naming the key
+// and both lines. Keys of "inputs", "settings" and "options" are compared as the settings see them
+// (S2L2A and s2l2a, seed and SEED are one key). `text` is valid JSON.
+void refuse_duplicate_keys(const std::string& text) {
+  struct Frame {
+    bool object;
+    std::string name;                               // "" for the document, "settings", "inputs" ...
+    std::vector<std::pair<std::string, int>> keys;  // key, line
+    bool expect_key;
+  };
+  auto canonical = [](const std::string& object, const std::string& key) {
+    try {
+      if (object == "inputs" || object == "settings") return canonical_key(key);
+      if (object == "options") return canonical_key("opt." + key);
+    } catch (const SettingsError&) {  // unknown keys are refused later, with their own message
+    }
+    return key;
+  };
+  std::vector<Frame> stack;
+  int line = 1;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+    } else if (c == '"') {
+      const std::size_t start = i;
+      for (++i; i < text.size() && text[i] != '"'; ++i)
+        if (text[i] == '\\') ++i;
+      if (stack.empty() || !stack.back().object || !stack.back().expect_key) continue;
+      Frame& frame = stack.back();
+      frame.expect_key = false;
+      const std::string key = json::parse(text.substr(start, i - start + 1)).get<std::string>();
+      const std::string in = frame.name.empty() ? "" : " in \"" + frame.name + "\"";
+      for (const auto& [seen, seen_line] : frame.keys) {
+        if (seen == key)
+          throw SettingsError("key \"" + key + "\"" + in + " appears twice (" +
+                              (seen_line == line ? "both on line " + std::to_string(line)
+                                                 : "lines " + std::to_string(seen_line) + " and " +
+                                                       std::to_string(line)) +
+                              ")");
+        if (canonical(frame.name, seen) == canonical(frame.name, key))
+          throw SettingsError("\"" + frame.name + "\": \"" + seen + "\" (line " +
+                              std::to_string(seen_line) + ") and \"" + key + "\" (line " +
+                              std::to_string(line) + ") are the same key");
+      }
+      frame.keys.emplace_back(key, line);
+    } else if (c == '{' || c == '[') {
+      std::string name;
+      if (!stack.empty()) {
+        const Frame& parent = stack.back();
+        const std::string member =
+            parent.object && !parent.keys.empty() ? parent.keys.back().first : parent.name + "[]";
+        name = parent.name.empty() || !parent.object ? member : parent.name + "." + member;
+      }
+      stack.push_back({c == '{', name, {}, c == '{'});
+    } else if (c == '}' || c == ']') {
+      if (!stack.empty()) stack.pop_back();
+    } else if (c == ',' && !stack.empty() && stack.back().object) {
+      stack.back().expect_key = true;
+    }
+  }
+}
+
 std::string read_text(const std::string& path) {
   GByte* data = nullptr;
   vsi_l_offset size = 0;
@@ -39,6 +106,7 @@ std::string read_text(const std::string& path) {
   }
   std::string text(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
   VSIFree(data);
+  if (starts_with_bom(text)) text.erase(0, std::strlen(kByteOrderMark));
   return text;
 }
 
@@ -50,10 +118,10 @@ void apply_document(GenerationSettings& settings, const json& doc, const std::st
     throw SettingsError("\"tm_descriptor\" must be " + std::to_string(kDescriptorVersion));
   static const char* kMembers[] = {"tm_descriptor", "description", "inputs",   "target",
                                    "targets",       "model",       "settings", "options"};
-  for (const auto& [key, value] : doc.items())
+  for (const auto& item : doc.items())  // no structured binding: clang < 16 cannot capture one
     if (std::none_of(std::begin(kMembers), std::end(kMembers),
-                     [&](const char* m) { return key == m; }))
-      throw SettingsError("unknown member \"" + key +
+                     [&](const char* m) { return item.key() == m; }))
+      throw SettingsError("unknown member \"" + item.key() +
                           "\" (members: tm_descriptor, description, inputs, target or targets, "
                           "model, settings, options)");
 
@@ -99,7 +167,7 @@ void apply_document(GenerationSettings& settings, const json& doc, const std::st
   if (const auto options = doc.find("options"); options != doc.end()) {
     if (!options->is_object()) throw SettingsError("\"options\" must be an object");
     for (const auto& [key, value] : options->items())
-      settings.runtime_options[key] = scalar_text(value, "option " + key);
+      apply_setting(settings, "opt." + key, scalar_text(value, "option " + key), base_dir);
   }
 }
 
@@ -108,7 +176,8 @@ void apply_document(GenerationSettings& settings, const json& doc, const std::st
 bool looks_like_descriptor(const std::string& path, const char* header, int header_bytes) {
   const std::string ext = extension_of(path);
   if ((ext != ".tmgen" && ext != ".json") || header == nullptr || header_bytes <= 0) return false;
-  const std::string head(header, static_cast<std::size_t>(header_bytes));
+  std::string head(header, static_cast<std::size_t>(header_bytes));
+  if (starts_with_bom(head)) head.erase(0, std::strlen(kByteOrderMark));
   const std::size_t first = head.find_first_not_of(" \t\r\n");
   return first != std::string::npos && head[first] == '{' &&
          head.find(kDescriptorMarker) != std::string::npos;
@@ -122,6 +191,7 @@ GenerationSettings load_descriptor(const std::string& path) {
   const std::string text = read_text(absolute);
   try {
     const json doc = json::parse(text);
+    refuse_duplicate_keys(text);
     apply_document(settings, doc, fs::path(absolute).parent_path().string());
   } catch (const json::exception& e) {
     throw SettingsError("descriptor " + absolute + " is not valid JSON: " + e.what());

@@ -43,7 +43,22 @@ struct GenerationSettings {
   int overview_levels = -1;  // -1: automatic (halve until one window covers the scene)
 };
 
-// Keys that are settings (not modality names), for messages and the open option list.
+// One key of the vocabulary: the parser's key list, the driver's open option list
+// (GDAL_DMD_OPENOPTIONLIST, upper-case names) and gdal_plugin/README.md's tables all follow it.
+struct SettingKey {
+  std::string name;           // lower case; runtime options as "opt.<name>"
+  std::string type;           // as GDAL open options declare it: int, float, boolean, string ...
+  std::string default_value;  // empty: the runtime's default, or none
+  std::string description;
+  std::vector<std::string> values;  // the choices of a string-select
+  bool open_option = true;          // declared as an open option (descriptor= is not)
+};
+
+// Every setting key, then the runtime options of the TerraMind runtime (runtime/): "opt.<name>".
+// Other opt.<name> keys are passed through to whatever runtime is loaded as well.
+const std::vector<SettingKey>& setting_table();
+
+// Names of the table's setting keys (not the opt.* ones), for messages.
 const std::vector<std::string>& setting_keys();
 
 // Applies one `key=value`. Modality keys (registry names or aliases) add or replace an input;

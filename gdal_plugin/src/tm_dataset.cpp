@@ -185,6 +185,53 @@ char** TMDataset::StatisticsMetadata() {
   return statistics_.List();
 }
 
+CPLErr TMDataset::IBuildOverviews(const char*, int overview_count, const int* overview_list, int,
+                                  const int*, GDALProgressFunc progress, void* progress_data,
+                                  CSLConstList) {
+  if (!scene_ || level_ != 0) {
+    CPLError(CE_Failure, CPLE_NotSupported,
+             "TM: this dataset lists subdatasets and has no pixels: open one of them; TM "
+             "datasets have built-in overviews (overviews=auto|N), there is nothing to build");
+    return CE_Failure;
+  }
+  std::string levels;
+  for (int k = 1; k < scene_->level_count(); ++k) {
+    const WindowGrid& grid = scene_->level(k).grid;
+    levels += (levels.empty() ? "" : ", ") + std::to_string(scene_->level(k).factor) + " (" +
+              std::to_string(grid.raster_width()) + "x" + std::to_string(grid.raster_height()) +
+              ")";
+  }
+  const std::string have = levels.empty() ? "none" : "factors " + levels;
+  if (overview_count == 0) {  // gdaladdo -clean
+    CPLError(CE_Failure, CPLE_NotSupported,
+             "TM: TM datasets have built-in overviews (overviews=auto|N; here %s), generated on "
+             "demand; there is nothing to clean (open with overviews=0 for none)",
+             have.c_str());
+    return CE_Failure;
+  }
+  std::string missing;
+  for (int i = 0; i < overview_count; ++i) {
+    bool built_in = false;
+    for (int k = 1; k < scene_->level_count(); ++k)
+      built_in = built_in || scene_->level(k).factor == overview_list[i];
+    if (!built_in) missing += (missing.empty() ? "" : ", ") + std::to_string(overview_list[i]);
+  }
+  if (!missing.empty()) {
+    CPLError(CE_Failure, CPLE_NotSupported,
+             "TM: TM datasets have built-in overviews (overviews=auto|N; here %s); nothing to "
+             "build, and none can be added: factor %s is not one of them (overviews=N gives "
+             "factors 2 to 2^N)",
+             have.c_str(), missing.c_str());
+    return CE_Failure;
+  }
+  CPLError(CE_Warning, CPLE_AppDefined,
+           "TM: TM datasets have built-in overviews (overviews=auto|N; here %s), generated on "
+           "demand by the model; nothing to build",
+           have.c_str());
+  if (progress) progress(1.0, nullptr, progress_data);
+  return CE_None;
+}
+
 const LevelInputs& TMDataset::Inputs() {
   if (!inputs_) {
     const WindowGrid& grid = scene_->level(level_).grid;

@@ -30,6 +30,14 @@ class TMDataset final : public GDALDataset {
   char** GetMetadata(const char* domain = "") override;
   const char* GetMetadataItem(const char* name, const char* domain = "") override;
 
+ protected:
+  // Overviews are built in (generated on demand, overviews=auto|N): asking for levels the dataset
+  // has succeeds without doing anything, with a warning saying so; any other request fails
+  // naming the levels there are. Never writes an .ovr file.
+  CPLErr IBuildOverviews(const char* resampling, int overview_count, const int* overview_list,
+                         int band_count, const int* band_list, GDALProgressFunc progress,
+                         void* progress_data, CSLConstList options) override;
+
  private:
   friend class TMRasterBand;
 

@@ -3,32 +3,66 @@
 // modality registry or any file.
 #include <gdal_priv.h>
 
+#include <cctype>
+#include <string>
+
+#include "generation_settings.h"
 #include "shared_model.h"
 #include "tm_dataset.h"
 #include "tm_runtime_api.h"
 
 namespace {
 
-constexpr const char* kOpenOptions =
-    "<OpenOptionList>"
-    "  <Option name='TARGET' type='string' description='Target modality to generate, e.g. "
-    "S1GRD or LULC'/>"
-    "  <Option name='MODEL' type='string' description='Model checkpoint or name for the runtime'/>"
-    "  <Option name='STEPS' type='int' description='Generation steps'/>"
-    "  <Option name='SEED' type='int' description='Random seed'/>"
-    "  <Option name='DEVICE' type='string' description='cpu, cuda, cuda:N'/>"
-    "  <Option name='THREADS' type='int' description='Model threads (0: runtime default)'/>"
-    "  <Option name='WINDOW' type='int' description='Window size in pixels' default='224'/>"
-    "  <Option name='OVERLAP' type='int' description='Window overlap in pixels' default='32'/>"
-    "  <Option name='BLEND' type='string-select' default='taper'>"
-    "    <Value>taper</Value><Value>mean</Value></Option>"
-    "  <Option name='EDGE' type='string-select' default='reflect'>"
-    "    <Value>reflect</Value><Value>replicate</Value><Value>fill</Value></Option>"
-    "  <Option name='BATCH' type='int' description='Windows per model call' default='8'/>"
-    "  <Option name='CACHE_MB' type='int' description='Window cache per scene' default='256'/>"
-    "  <Option name='OVERVIEWS' type='string' description='auto or a number of levels' "
-    "default='auto'/>"
-    "</OpenOptionList>";
+using terramind::gdal_plugin::SettingKey;
+
+std::string xml_escaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// GDAL_DMD_OPENOPTIONLIST from the settings table (generation_settings.cpp): every setting but
+// descriptor=, and the TerraMind runtime's opt.* options, with upper-case names (-oo WINDOW=448,
+// -oo OPT.TEMPERATURE=0). Inputs and other opt.* keys work too, undeclared.
+std::string open_option_list() {
+  std::string xml = "<OpenOptionList>";
+  for (const SettingKey& key : terramind::gdal_plugin::setting_table()) {
+    if (!key.open_option) continue;
+    std::string name = key.name;
+    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    xml += "<Option name='" + xml_escaped(name) + "' type='" + key.type + "' description='" +
+           xml_escaped(key.description) + "'";
+    if (!key.default_value.empty()) xml += " default='" + xml_escaped(key.default_value) + "'";
+    if (key.values.empty()) {
+      xml += "/>";
+      continue;
+    }
+    xml += ">";
+    for (const std::string& value : key.values) xml += "<Value>" + xml_escaped(value) + "</Value>";
+    xml += "</Option>";
+  }
+  return xml + "</OpenOptionList>";
+}
 
 void UnloadDriver(GDALDriver*) { terramind::gdal_plugin::release_idle_models(); }
 
@@ -47,7 +81,7 @@ void GDALRegister_TM() {
   driver->SetMetadataItem(GDAL_DMD_CONNECTION_PREFIX, "TM:");
   driver->SetMetadataItem(GDAL_DMD_SUBDATASETS, "YES");
   driver->SetMetadataItem(GDAL_DCAP_VIRTUALIO, "YES");
-  driver->SetMetadataItem(GDAL_DMD_OPENOPTIONLIST, kOpenOptions);
+  driver->SetMetadataItem(GDAL_DMD_OPENOPTIONLIST, open_option_list().c_str());
   driver->SetMetadataItem("TM_RUNTIME_API_VERSION", CPLSPrintf("%u", TM_RUNTIME_API_VERSION));
   driver->pfnIdentify = terramind::gdal_plugin::TMDataset::Identify;
   driver->pfnOpen = terramind::gdal_plugin::TMDataset::Open;

@@ -45,7 +45,11 @@ terramind::WindowModel* open_model(const char* settings_json, char* error,
         } else if (key == "delay_ms") {
           synthetic.delay_ms = std::stoi(value.get<std::string>());
         } else {
-          set_error(error, error_size, "unknown runtime option '" + key + "' (fail, delay_ms)");
+          // The value as it arrived, for the tests of option spelling.
+          set_error(error, error_size,
+                    "unknown runtime option '" + key + "' (value '" +
+                        (value.is_string() ? value.get<std::string>() : value.dump()) +
+                        "'; the synthetic runtime takes fail, delay_ms)");
           return nullptr;
         }
       }

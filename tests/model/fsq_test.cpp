@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "test_paths.h"
 #include "tm/model.h"
@@ -22,7 +24,27 @@ void expect_identical(const at::Tensor& actual, const at::Tensor& expected,
       << what << ": " << (a != e).sum().item<int64_t>() << " elements differ";
 }
 
-void expect_fsq_fixture(const std::vector<int>& levels, const std::string& name) {
+// The codebooks of the fixture ("8-8-8-6-5", ...): settings.levels of fsq.json.
+std::vector<std::string> fixture_codebooks() {
+  const std::string path = testing::fixtures_dir() + "/fsq.json";
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("missing fixture " + path);
+  return nlohmann::json::parse(in).at("settings").at("levels").get<std::vector<std::string>>();
+}
+
+std::vector<int> levels_of(const std::string& name) {
+  std::vector<int> levels;
+  for (std::size_t start = 0;;) {
+    const auto dash = name.find('-', start);
+    levels.push_back(std::stoi(name.substr(start, dash - start)));
+    if (dash == std::string::npos) return levels;
+    start = dash + 1;
+  }
+}
+
+void expect_fsq_fixture(const std::string& name) {
+  SCOPED_TRACE(name);
+  const std::vector<int> levels = levels_of(name);
   const std::string path = testing::fixtures_dir() + "/fsq.pt";
   ASSERT_TRUE(std::filesystem::exists(path)) << "missing fixture " << path;
   const TensorMap fixture = load_torch_checkpoint(path);
@@ -44,9 +66,11 @@ void expect_fsq_fixture(const std::vector<int>& levels, const std::string& name)
   expect_identical(fsq.codes_to_indices(key("codes")), key("codes_to_indices"), "codes_to_indices");
 }
 
-TEST(parity_fsq, Levels88865) { expect_fsq_fixture({8, 8, 8, 6, 5}, "8-8-8-6-5"); }
-
-TEST(parity_fsq, Levels75555) { expect_fsq_fixture({7, 5, 5, 5, 5}, "7-5-5-5-5"); }
+TEST(parity_fsq, EveryCodebookOfTheFixture) {
+  const std::vector<std::string> codebooks = fixture_codebooks();
+  EXPECT_FALSE(codebooks.empty());
+  for (const auto& name : codebooks) expect_fsq_fixture(name);
+}
 
 TEST(fsq, RoundsHalfToEvenAndSaturates) {
   const FsqQuantizer fsq({8, 8, 8, 6, 5});

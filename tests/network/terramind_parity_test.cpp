@@ -77,7 +77,44 @@ double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
 }
 
-constexpr double kTolerance = 1e-4;  // fixtures/README.md: encoder/decoder outputs, ViT features
+// `pattern` with '*' matching any run of characters.
+bool glob_matches(const std::string& pattern, const std::string& text) {
+  const auto star = pattern.find('*');
+  if (star == std::string::npos) return pattern == text;
+  if (text.compare(0, star, pattern, 0, star) != 0) return false;
+  for (std::size_t at = star; at <= text.size(); ++at)
+    if (glob_matches(pattern.substr(star + 1), text.substr(at))) return true;
+  return false;
+}
+
+// The fixture's suggested tolerance for output `key`: the number after "max abs" of the entry of
+// its "tolerance" table naming the key (names may contain '*').
+double tolerance(const std::string& fixture, const std::string& key) {
+  static std::map<std::string, nlohmann::json> tables;
+  auto it = tables.find(fixture);
+  if (it == tables.end()) it = tables.emplace(fixture, fixture_json(fixture).at("tolerance")).first;
+  for (const auto& [pattern, text] : it->second.items()) {
+    const std::string value = text.get<std::string>();
+    if (glob_matches(pattern, key) && value.find("max abs ") != std::string::npos)
+      return std::stod(value.substr(value.find("max abs ") + 8));
+  }
+  throw std::runtime_error(fixture + ".json has no tolerance for " + key);
+}
+
+// `actual` against tensor `key` of the fixture, within the tolerance its JSON gives for
+// `tolerance_key` (the key itself by default).
+void expect_close(const torch::Tensor& actual, const TensorMap& fx, const std::string& fixture,
+                  const std::string& key, const std::string& tolerance_key = "") {
+  EXPECT_LE(max_abs_diff(actual, fx.at(key)),
+            tolerance(fixture, tolerance_key.empty() ? key : tolerance_key))
+      << fixture << " " << key;
+}
+
+// Token grid side of the fixture model: img_size / patch_size of its configuration.
+int64_t token_side(const std::string& fixture) {
+  const nlohmann::json config = fixture_json(fixture).at("config");
+  return config.at("img_size").get<int64_t>() / config.at("patch_size").get<int64_t>();
+}
 
 class Fixture : public ::testing::Test {
  protected:
@@ -112,11 +149,13 @@ TEST_F(parity_terramind_vit, LayerFeaturesMeanMerged) {
     const int64_t n = a.x.size(1);
     for (std::size_t i = 0; i < layers.size(); ++i) {
       const auto merged = torch::stack({layers[i].slice(1, 0, n), layers[i].slice(1, n, 2 * n)}, 1).mean(1);
-      EXPECT_LE(max_abs_diff(merged, fx.at(prefix + "/layer" + std::to_string(i))), kTolerance)
+      EXPECT_LE(max_abs_diff(merged, fx.at(prefix + "/layer" + std::to_string(i))),
+                tolerance("terramind_vit", prefix + "/layer" + std::to_string(i)))
           << prefix << " layer " << i;
     }
     if (prefix == "output") {
-      EXPECT_LE(max_abs_diff(layers.back(), fx.at("aux/last_layer_unmerged")), kTolerance);
+      EXPECT_LE(max_abs_diff(layers.back(), fx.at("aux/last_layer_unmerged")),
+                tolerance("terramind_vit", "aux/last_layer_unmerged"));
     }
   }
 }
@@ -129,41 +168,44 @@ TEST_F(parity_terramind_generation, EncoderOutputAndContext) {
   auto model = load_network("terramind_generation", /*with_decoder=*/true);
   const auto s2 = model->embed_pixels("untok_sen2l2a@224", standardize(fx.at("input/s2l2a_raw"), "S2L2A"));
   const auto s1 = model->embed_pixels("untok_sen1grd@224", standardize(fx.at("input/s1grd_raw"), "S1GRD"));
-  EXPECT_LE(max_abs_diff(s2.x, fx.at("encoder/untok_sen2l2a@224/x")), kTolerance);
-  EXPECT_LE(max_abs_diff(s2.emb.expand_as(s2.x), fx.at("encoder/untok_sen2l2a@224/emb")), kTolerance);
-  EXPECT_LE(max_abs_diff(s1.x, fx.at("encoder/untok_sen1grd@224/x")), kTolerance);
+  expect_close(s2.x, fx, "terramind_generation", "encoder/untok_sen2l2a@224/x");
+  expect_close(s2.emb.expand_as(s2.x), fx, "terramind_generation", "encoder/untok_sen2l2a@224/emb");
+  expect_close(s1.x, fx, "terramind_generation", "encoder/untok_sen1grd@224/x");
   const auto x = torch::cat({s2.x, s1.x}, 1);
   const auto emb = torch::cat({s2.emb, s1.emb}, 1).expand_as(x);
   const auto encoded = model->encode(x + emb);
-  EXPECT_LE(max_abs_diff(encoded, fx.at("encoder/output")), kTolerance);
-  EXPECT_LE(max_abs_diff(model->context(encoded, emb), fx.at("encoder/context")), kTolerance);
+  expect_close(encoded, fx, "terramind_generation", "encoder/output");
+  expect_close(model->context(encoded, emb), fx, "terramind_generation", "encoder/context");
 }
 
 TEST_F(parity_terramind_generation, ArgmaxChainedGenerationNetworkPath) {
   const TensorMap& fx = data("terramind_generation");
+  const int64_t side = token_side("terramind_generation");  // tokens per image side
   auto model = load_network("terramind_generation", /*with_decoder=*/true);
   const auto s2 = model->embed_pixels("untok_sen2l2a@224", standardize(fx.at("input/s2l2a_raw"), "S2L2A"));
 
   // Step 1: LULC from S2L2A alone.
   auto x = s2.x;
   auto emb = s2.emb.expand_as(x);
-  auto decoded = model->decode_image("tok_lulc@224", model->context(model->encode(x + emb), emb), 14, 14);
+  auto decoded =
+      model->decode_image("tok_lulc@224", model->context(model->encode(x + emb), emb), side, side);
   const std::string lulc = "generate_argmax/tok_lulc@224/";
-  EXPECT_LE(max_abs_diff(decoded, fx.at(lulc + "decoder_out")), kTolerance);
+  expect_close(decoded, fx, "terramind_generation", lulc + "decoder_out");
   auto logits = model->logits("tok_lulc@224", decoded);
-  EXPECT_LE(max_abs_diff(logits.select(1, 0), fx.at(lulc + "logits_pos0")), kTolerance);
+  expect_close(logits.select(1, 0), fx, "terramind_generation", lulc + "logits_pos0", "logits");
   const auto lulc_tokens = logits.argmax(-1);
   EXPECT_TRUE(torch::equal(lulc_tokens, fx.at("generate_argmax/tokens/tok_lulc@224")));
 
   // Step 2: S1GRD from S2L2A followed by the generated LULC tokens.
-  const auto t = model->embed_tokens("tok_lulc@224", lulc_tokens, 14, 14);
+  const auto t = model->embed_tokens("tok_lulc@224", lulc_tokens, side, side);
   x = torch::cat({s2.x, t.x}, 1);
   emb = torch::cat({s2.emb.expand_as(s2.x), t.emb.expand_as(t.x)}, 1);
-  decoded = model->decode_image("tok_sen1grd@224", model->context(model->encode(x + emb), emb), 14, 14);
+  decoded = model->decode_image("tok_sen1grd@224", model->context(model->encode(x + emb), emb),
+                                side, side);
   const std::string s1 = "generate_argmax/tok_sen1grd@224/";
-  EXPECT_LE(max_abs_diff(decoded, fx.at(s1 + "decoder_out")), kTolerance);
+  expect_close(decoded, fx, "terramind_generation", s1 + "decoder_out");
   logits = model->logits("tok_sen1grd@224", decoded);
-  EXPECT_LE(max_abs_diff(logits.select(1, 0), fx.at(s1 + "logits_pos0")), kTolerance);
+  expect_close(logits.select(1, 0), fx, "terramind_generation", s1 + "logits_pos0", "logits");
   EXPECT_TRUE(torch::equal(logits.argmax(-1), fx.at("generate_argmax/tokens/tok_sen1grd@224")));
 }
 
@@ -199,14 +241,18 @@ TEST_F(parity_terramind_generation, SampledTokensWithTheReferenceSeed) {
 TEST_F(parity_terramind_generation, SampledDecoderOutputGivenReferenceTokens) {
   // Independent of the RNG: feed the reference's sampled LULC tokens into step 2.
   const TensorMap& fx = data("terramind_generation");
+  const int64_t side = token_side("terramind_generation");  // tokens per image side
   auto model = load_network("terramind_generation", /*with_decoder=*/true);
   const auto s2 = model->embed_pixels("untok_sen2l2a@224", standardize(fx.at("input/s2l2a_raw"), "S2L2A"));
   auto emb = s2.emb.expand_as(s2.x);
-  auto decoded = model->decode_image("tok_lulc@224", model->context(model->encode(s2.x + emb), emb), 14, 14);
-  EXPECT_LE(max_abs_diff(decoded, fx.at("generate_sampled/tok_lulc@224/decoder_out")), kTolerance);
-  const auto t = model->embed_tokens("tok_lulc@224", fx.at("generate_sampled/tokens/tok_lulc@224"), 14, 14);
+  auto decoded = model->decode_image("tok_lulc@224", model->context(model->encode(s2.x + emb), emb),
+                                     side, side);
+  expect_close(decoded, fx, "terramind_generation", "generate_sampled/tok_lulc@224/decoder_out");
+  const auto t = model->embed_tokens("tok_lulc@224", fx.at("generate_sampled/tokens/tok_lulc@224"),
+                                     side, side);
   const auto x = torch::cat({s2.x, t.x}, 1);
   emb = torch::cat({s2.emb.expand_as(s2.x), t.emb.expand_as(t.x)}, 1);
-  decoded = model->decode_image("tok_sen1grd@224", model->context(model->encode(x + emb), emb), 14, 14);
-  EXPECT_LE(max_abs_diff(decoded, fx.at("generate_sampled/tok_sen1grd@224/decoder_out")), kTolerance);
+  decoded = model->decode_image("tok_sen1grd@224", model->context(model->encode(x + emb), emb),
+                                side, side);
+  expect_close(decoded, fx, "terramind_generation", "generate_sampled/tok_sen1grd@224/decoder_out");
 }

@@ -36,13 +36,14 @@ TEST(Nodata, EmptyWindowsAreSkippedAndStayNodata) {
     EXPECT_GE(w.x + w.width, 150) << "empty window inferred";
   const std::vector<float> dem = read_band(dir.file("dem.tif"));
   const std::vector<float> lulc = read_band(dir.file("lulc.tif"));
+  // Byte percentages, one band per real class (band 3 = class 3), 255 where nothing was generated.
   const std::vector<float> probability = read_band(dir.file("lulc_p.tif"), 3);
   for (int y = 0; y < 200; ++y)
     for (int x = 0; x < 300; ++x) {
       const std::size_t i = static_cast<std::size_t>(y) * 300 + x;
       ASSERT_EQ(dem[i], x < 150 ? kNodata : 42.5f) << x << "," << y;
       ASSERT_EQ(lulc[i], x < 150 ? 0.0f : 4.0f);
-      ASSERT_EQ(probability[i], x < 150 ? -1.0f : 0.05f);
+      ASSERT_EQ(probability[i], x < 150 ? 255.0f : 5.0f);
     }
 }
 

@@ -113,7 +113,10 @@ TEST_F(Pipeline, OutputsKeepTheInputGridBitForBit) {
   EXPECT_EQ(inspect_raster(dir.file("dem.tif")).nodata, -9999.0);
   EXPECT_EQ(inspect_raster(dir.file("lulc.tif")).data_type, "Byte");
   EXPECT_EQ(inspect_raster(dir.file("lulc.tif")).nodata, 0.0);
-  EXPECT_EQ(inspect_raster(dir.file("lulc_p.tif")).band_count, 10);
+  // Probabilities: Byte percentages, one band per class but "No data".
+  EXPECT_EQ(inspect_raster(dir.file("lulc_p.tif")).band_count, 9);
+  EXPECT_EQ(inspect_raster(dir.file("lulc_p.tif")).data_type, "Byte");
+  EXPECT_EQ(inspect_raster(dir.file("lulc_p.tif")).band_units.at(0), "percent");
   EXPECT_EQ(dir.entries(), (std::vector<std::string>{"dem.tif", "in.tif", "lulc.tif",
                                                      "lulc.tif.aux.xml", "lulc_p.tif"}));
 }
@@ -136,8 +139,9 @@ TEST_F(Pipeline, AllTargetsComeFromOneInferencePerWindow) {
   for (const PixelWindow& w : model.windows_seen) positions.insert({w.x, w.y});
   EXPECT_EQ(positions.size(), grid.count());
   EXPECT_EQ(summary.batches, (grid.count() + 4) / 5);
-  EXPECT_EQ(read_band(dir.file("lulc_p.tif"), 5), std::vector<float>(200 * 180, 0.55f));
-  EXPECT_EQ(read_band(dir.file("lulc_p.tif"), 1), std::vector<float>(200 * 180, 0.05f));
+  // Band k holds class k (class 0, "No data", has no band), in percent.
+  EXPECT_EQ(read_band(dir.file("lulc_p.tif"), 4), std::vector<float>(200 * 180, 55.0f));
+  EXPECT_EQ(read_band(dir.file("lulc_p.tif"), 1), std::vector<float>(200 * 180, 5.0f));
 }
 
 TEST_F(Pipeline, BatchSizeAndThreadsDoNotChangeTheResult) {

@@ -19,10 +19,65 @@ const TensorMap& fixture_tensors(const std::string& name) {
   return it->second;
 }
 
+const nlohmann::json& fixture_json(const std::string& name) {
+  static std::map<std::string, nlohmann::json> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) {
+    std::ifstream in(fixture_path(name + ".json"));
+    if (!in) throw std::runtime_error("fixture missing: " + fixture_path(name + ".json"));
+    it = cache.emplace(name, nlohmann::json::parse(in)).first;
+  }
+  return it->second;
+}
+
+namespace {
+
+// `pattern` with '*' matching any run of characters.
+bool glob_matches(const std::string& pattern, const std::string& text) {
+  const auto star = pattern.find('*');
+  if (star == std::string::npos) return pattern == text;
+  if (text.compare(0, star, pattern, 0, star) != 0) return false;
+  const std::string rest = pattern.substr(star + 1);
+  for (std::size_t at = star; at <= text.size(); ++at)
+    if (glob_matches(rest, text.substr(at))) return true;
+  return false;
+}
+
+// The tolerance table's text for `key`.
+std::string tolerance_text(const std::string& name, const std::string& key) {
+  for (const auto& [names, text] : fixture_json(name).at("tolerance").items()) {
+    for (std::size_t start = 0; start <= names.size();) {
+      const auto comma = names.find(", ", start);
+      std::string pattern = names.substr(start, comma - start);
+      pattern = pattern.substr(0, pattern.find('('));  // "output/quant(where tokens agree)"
+      if (glob_matches(pattern, key)) return text.get<std::string>();
+      if (comma == std::string::npos) break;
+      start = comma + 2;
+    }
+  }
+  throw std::runtime_error(name + ".json has no tolerance for " + key);
+}
+
+double number_after(const std::string& text, const std::string& marker, const std::string& what) {
+  const auto at = text.find(marker);
+  if (at == std::string::npos)
+    throw std::runtime_error(what + ": no '" + marker + "' in \"" + text + "\"");
+  return std::stod(text.substr(at + marker.size()));
+}
+
+}  // namespace
+
+double fixture_tolerance(const std::string& name, const std::string& key) {
+  return number_after(tolerance_text(name, key), "max abs ", name + " " + key);
+}
+
+double fixture_token_margin(const std::string& name) {
+  return number_after(tolerance_text(name, "output/tokens"), "aux/tokens_margin > ",
+                      name + " output/tokens");
+}
+
 TokenizerCard fixture_card(const std::string& name) {
-  std::ifstream in(fixture_path(name + ".json"));
-  if (!in) throw std::runtime_error("fixture missing: " + fixture_path(name + ".json"));
-  const auto fixture = nlohmann::json::parse(in);
+  const auto& fixture = fixture_json(name);
   const auto& config = fixture.at("config");
   const auto& kwargs = config.at("kwargs");
   const auto& enc = config.at("tm_fixture_vit_enc");

@@ -2,6 +2,7 @@
 // cards built from their JSON configurations, and comparisons.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "tm/model.h"
@@ -16,6 +17,14 @@ std::string fixture_path(const std::string& file);
 // The fixture's `<name>.pt` tensors, read once per process. Throws when the file is missing, so
 // parity tests fail (not skip) without their fixtures.
 const TensorMap& fixture_tensors(const std::string& name);
+// The fixture's `<name>.json` (configuration, settings, tolerances), read once per process.
+const nlohmann::json& fixture_json(const std::string& name);
+// The suggested tolerance of output `key` from the fixture's "tolerance" table: the number after
+// "max abs" of the entry that lists the key (entries list names separated by ", ", may end in
+// "*" and carry a parenthesised remark). Throws when the table has none, so the test fails.
+double fixture_tolerance(const std::string& name, const std::string& key);
+// The FSQ margin above which fixture tokens are exact ("exact where aux/tokens_margin > X").
+double fixture_token_margin(const std::string& name);
 // The reference configuration of a tokenizer fixture as a card (checkpoint: _state_dict.pt).
 TokenizerCard fixture_card(const std::string& name);
 // The fixture tokenizer with its official-format weights, loaded once per process.

@@ -1,10 +1,14 @@
 // Writing blended rows of one target: continuous values or arg-maxed classes.
 #include "target_output.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace terramind {
 namespace {
 
-constexpr float kProbabilityNodata = -1.0f;
+// Probabilities are written as whole percentages (Byte); 255 marks pixels without data.
+constexpr std::uint8_t kProbabilityNodata = 255;
 
 RasterSpec base_spec(const RasterInfo& grid, const TargetSpec& target, const TilingOptions& options,
                      const OutputProvenance& provenance) {
@@ -48,10 +52,18 @@ TargetOutput::TargetOutput(const TargetRequest& request, const TargetSpec& spec,
   main_ = std::make_unique<AtomicRasterWriter>(request.path, main, options.write);
   if (!request.probabilities_path.empty()) {
     RasterSpec probabilities = base_spec(grid, spec, options, provenance);
-    probabilities.bands = spec.channels;
-    probabilities.data_type = "Float32";
+    // One band per real class: the "No data" class (the class map's nodata) has no band.
+    for (int ch = 0; ch < spec.channels; ++ch) {
+      const int index = spec.classes.empty() ? ch : spec.classes[ch].index;
+      if (index == static_cast<int>(spec.nodata)) continue;
+      probability_channels_.push_back(ch);
+      probabilities.band_descriptions.push_back(spec.classes.empty() ? "class " + std::to_string(ch)
+                                                                     : spec.classes[ch].name);
+    }
+    probabilities.bands = static_cast<int>(probability_channels_.size());
+    probabilities.data_type = "Byte";
     probabilities.nodata = kProbabilityNodata;
-    for (const auto& c : spec.classes) probabilities.band_descriptions.push_back(c.name);
+    probabilities.band_units.assign(probabilities.bands, "percent");
     probabilities_ = std::make_unique<AtomicRasterWriter>(request.probabilities_path, probabilities,
                                                           options.write);
   }
@@ -79,8 +91,15 @@ void TargetOutput::write_classes(FinishedRows& rows) {
   const PixelWindow where{0, rows.y0, rows.width, rows.rows};
   main_->write(where, classes.data());
   if (probabilities_) {
-    fill_invalid(rows, kProbabilityNodata);
-    probabilities_->write(where, rows.values.data());
+    std::vector<std::uint8_t> percent(probability_channels_.size() * plane, kProbabilityNodata);
+    for (std::size_t b = 0; b < probability_channels_.size(); ++b) {
+      const float* p = rows.values.data() + probability_channels_[b] * plane;
+      for (std::size_t i = 0; i < plane; ++i)
+        if (rows.valid[i])
+          percent[b * plane + i] =
+              static_cast<std::uint8_t>(std::lround(std::clamp(p[i], 0.0f, 1.0f) * 100.0f));
+    }
+    probabilities_->write(where, percent.data());
   }
 }
 

@@ -30,6 +30,7 @@ class TargetOutput {
   TargetSpec spec_;
   std::unique_ptr<AtomicRasterWriter> main_;
   std::unique_ptr<AtomicRasterWriter> probabilities_;
+  std::vector<int> probability_channels_;  // the model channels written as probability bands
 };
 
 }  // namespace terramind

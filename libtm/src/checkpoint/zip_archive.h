@@ -2,8 +2,9 @@
 //
 // torch.save writes stored (uncompressed) entries, always with zip64 end records and with data
 // descriptors (the local headers carry zero sizes), so sizes come from the central directory.
-// Every offset and size is bounds-checked against the file; problems throw CheckpointError
-// (without the path: the caller adds it).
+// Every offset and size is bounds-checked against the file, and every entry read is checked
+// against the CRC-32 of the central directory (as Python's zipfile does); problems throw
+// CheckpointError (without the path: the caller adds it).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@ class ZipArchive {
     uint64_t compressed_size = 0;
     uint64_t size = 0;
     uint64_t local_header_offset = 0;
+    uint32_t crc32 = 0;  // of the uncompressed data, from the central directory
   };
 
   explicit ZipArchive(const std::string& path);
@@ -30,7 +32,8 @@ class ZipArchive {
   const std::vector<Entry>& entries() const { return entries_; }
   const Entry* find(const std::string& name) const;
 
-  // The first `bytes` bytes of a stored entry, written to `destination`.
+  // The first `bytes` bytes of a stored entry, written to `destination`. The whole entry is
+  // checked against its CRC-32 (the rest is read, not kept).
   void read_into(const Entry& entry, void* destination, uint64_t bytes);
   std::string read(const Entry& entry);
 
@@ -38,6 +41,8 @@ class ZipArchive {
   void read_at(uint64_t offset, void* destination, uint64_t bytes);
   void read_central_directory();
   uint64_t data_offset(const Entry& entry);
+  // Throws unless `crc` (of the whole entry) matches the directory's.
+  static void check_crc(const Entry& entry, uint32_t crc);
 
   std::ifstream file_;
   uint64_t file_size_ = 0;

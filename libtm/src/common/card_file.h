@@ -2,8 +2,12 @@
 // file names inside a card are taken relative to the card's folder.
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace terramind {
 
@@ -23,5 +27,55 @@ Card read_card(const std::string& path, const std::string& what,
     throw std::invalid_argument(path + ": " + e.what());
   }
 }
+
+// Typed, range-checked reads of the fields of one JSON object of a card. Every problem throws
+// std::invalid_argument "<what>: '<prefix><key>' must be <what is valid>, got <value>". Integers
+// must be JSON integers (64.5 and "64" are refused, never truncated); ranges are inclusive.
+class CardFields {
+ public:
+  // `prefix` names nested objects in messages ("encoder." for the encoder object).
+  CardFields(const nlohmann::json& object, std::string what, std::string prefix = "");
+
+  bool has(const std::string& key) const { return object_.contains(key); }
+  // The dotted key as messages write it.
+  std::string name(const std::string& key) const { return prefix_ + key; }
+  [[noreturn]] void fail(const std::string& message) const;
+
+  // Refuses any key outside `known`, listing them.
+  void only(const std::vector<std::string>& known) const;
+
+  int64_t integer(const std::string& key, int64_t min, int64_t max) const;  // required
+  int64_t integer(const std::string& key, int64_t min, int64_t max, int64_t fallback) const;
+  // A finite number in the open interval (above, below).
+  double number_between(const std::string& key, double above, double below, double fallback) const;
+  bool boolean(const std::string& key, bool fallback) const;
+  std::string text(const std::string& key) const;  // required
+  std::string text(const std::string& key, const std::string& fallback) const;
+  std::vector<std::string> texts(const std::string& key) const;  // required
+  std::vector<std::string> texts(const std::string& key,
+                                 const std::vector<std::string>& fallback) const;
+  // A list of at most `max_count` integers, each in [min, max].
+  std::vector<int64_t> integers(const std::string& key, int64_t min, int64_t max,
+                                std::size_t max_count) const;  // required
+  std::vector<int64_t> integers(const std::string& key, int64_t min, int64_t max,
+                                std::size_t max_count, const std::vector<int64_t>& fallback) const;
+  // An object of strings ({"S1GRD": "tokenizer.json"}).
+  std::map<std::string, std::string> text_map(const std::string& key) const;
+  // A nested object (required), for its own CardFields.
+  const nlohmann::json& object(const std::string& key) const;
+
+ private:
+  const nlohmann::json& required(const std::string& key) const;
+  int64_t to_integer(const nlohmann::json& value, const std::string& key, int64_t min,
+                     int64_t max) const;
+
+  const nlohmann::json& object_;
+  std::string what_;
+  std::string prefix_;
+};
+
+// Parses card text, std::invalid_argument "<what>: invalid JSON: ..." when it is not JSON, and
+// "<what>: must be a JSON object" when it is not an object.
+nlohmann::json parse_card_json(const std::string& json_text, const std::string& what);
 
 }  // namespace terramind

@@ -12,53 +12,127 @@
 
 namespace terramind {
 
-ModelCard ModelCard::from_json(const std::string& json_text) {
-  nlohmann::json j;
+namespace {
+
+// Bounds of a card: far beyond every TerraMind release (width 1024, 24 blocks, 16 heads), and
+// small enough that sizes multiply without overflow.
+constexpr int64_t kMaxDim = 65536;
+constexpr int64_t kMaxDepth = 1024;
+constexpr int64_t kMaxMlpRatio = 64;
+constexpr int64_t kMaxImageSize = 16384;
+
+const std::vector<std::string> kModelCardKeys = {"name",
+                                                 "about",
+                                                 "source",
+                                                 "dim",
+                                                 "num_heads",
+                                                 "encoder_depth",
+                                                 "decoder_depth",
+                                                 "mlp_ratio",
+                                                 "gated_mlp",
+                                                 "qkv_bias",
+                                                 "proj_bias",
+                                                 "mlp_bias",
+                                                 "norm_eps",
+                                                 "img_size",
+                                                 "patch_size",
+                                                 "stats_version",
+                                                 "encoder_modalities",
+                                                 "decoder_modalities",
+                                                 "checkpoint_prefix",
+                                                 "checkpoint",
+                                                 "tokenizers"};
+
+void require(bool condition, const std::string& what) {
+  if (!condition) throw std::invalid_argument("model card: " + what);
+}
+
+void require_unique(const std::vector<std::string>& keys, const std::string& field) {
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    require(std::find(keys.begin(), keys.begin() + i, keys[i]) == keys.begin() + i,
+            "'" + field + "' lists '" + keys[i] + "' twice");
+}
+
+// Integer fields of cards built in code or inferred, checked as from_json checks the JSON.
+void require_in(int64_t value, int64_t min, int64_t max, const std::string& key) {
+  require(value >= min && value <= max, "'" + key + "' must be an integer in [" +
+                                            std::to_string(min) + ", " + std::to_string(max) +
+                                            "], got " + std::to_string(value));
+}
+
+// Everything a card must satisfy, whether read from JSON or inferred from a checkpoint.
+void check_card(const ModelCard& c) {
+  require_in(c.dim, 4, kMaxDim, "dim");
+  require(c.heads > 0 && c.dim % c.heads == 0,
+          "dim must be a positive multiple of num_heads (dim " + std::to_string(c.dim) +
+              ", num_heads " + std::to_string(c.heads) + ")");
+  require(c.dim % 4 == 0, "'dim' must be a multiple of 4 (2-D sin-cos position tables), got " +
+                              std::to_string(c.dim));
+  require_in(c.encoder_depth, 1, kMaxDepth, "encoder_depth");
+  require_in(c.decoder_depth, 0, kMaxDepth, "decoder_depth");
+  require_in(c.mlp_ratio, 1, kMaxMlpRatio, "mlp_ratio");
+  require(c.norm_eps > 0 && c.norm_eps < 1, "'norm_eps' must be a number in (0, 1)");
+  require_in(c.image_size, 1, kMaxImageSize, "img_size");
+  require_in(c.patch_size, 1, c.image_size, "patch_size");
+  require(c.image_size % c.patch_size == 0, "img_size must be a multiple of patch_size (img_size " +
+                                                std::to_string(c.image_size) + ", patch_size " +
+                                                std::to_string(c.patch_size) + ")");
   try {
-    j = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument(std::string("model card: invalid JSON: ") + e.what());
+    stats_version_from_string(c.stats_version);
+  } catch (const std::exception& e) {
+    require(false, "'stats_version': " + std::string(e.what()));
   }
-  ModelCard c;
-  try {
-    c.name = j.value("name", c.name);
-    c.dim = j.at("dim").get<int64_t>();
-    c.heads = j.at("num_heads").get<int64_t>();
-    c.encoder_depth = j.at("encoder_depth").get<int64_t>();
-    c.decoder_depth = j.value("decoder_depth", int64_t{0});
-    c.mlp_ratio = j.value("mlp_ratio", c.mlp_ratio);
-    c.gated_mlp = j.value("gated_mlp", c.gated_mlp);
-    c.qkv_bias = j.value("qkv_bias", c.qkv_bias);
-    c.proj_bias = j.value("proj_bias", c.proj_bias);
-    c.mlp_bias = j.value("mlp_bias", c.mlp_bias);
-    c.norm_eps = j.value("norm_eps", c.norm_eps);
-    c.image_size = j.value("img_size", c.image_size);
-    c.patch_size = j.value("patch_size", c.patch_size);
-    c.stats_version = j.value("stats_version", c.stats_version);
-    c.encoder_modalities = j.at("encoder_modalities").get<std::vector<std::string>>();
-    c.decoder_modalities = j.value("decoder_modalities", std::vector<std::string>{});
-    c.checkpoint_prefix = j.value("checkpoint_prefix", "");
-    c.checkpoint = j.value("checkpoint", "");
-    c.tokenizers = j.value("tokenizers", std::map<std::string, std::string>{});
-  } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument(std::string("model card: ") + e.what());
-  }
-  if (c.dim <= 0 || c.heads <= 0 || c.dim % c.heads != 0)
-    throw std::invalid_argument("model card: dim must be a positive multiple of num_heads");
-  if (c.encoder_depth <= 0) throw std::invalid_argument("model card: encoder_depth must be > 0");
-  if (c.image_size % c.patch_size != 0)
-    throw std::invalid_argument("model card: img_size must be a multiple of patch_size");
   const auto& registry = ModalityRegistry::instance();
+  require(!c.encoder_modalities.empty(), "'encoder_modalities' must not be empty");
+  require_unique(c.encoder_modalities, "encoder_modalities");
+  require_unique(c.decoder_modalities, "decoder_modalities");
   for (const auto& key : c.encoder_modalities)
-    if (!registry.find_by_key(key))
-      throw std::invalid_argument("model card: unknown encoder modality key '" + key + "'");
+    require(registry.find_by_key(key) != nullptr, "unknown encoder modality key '" + key + "'");
   for (const auto& key : c.decoder_modalities) {
     const Modality* m = registry.find_by_key(key);
-    if (!m || m->output_key != key)
-      throw std::invalid_argument("model card: '" + key + "' cannot be a decoder modality");
+    require(m && m->output_key == key, "'" + key + "' cannot be a decoder modality");
   }
-  if (!c.decoder_modalities.empty() && c.decoder_depth <= 0)
-    throw std::invalid_argument("model card: decoder modalities need decoder_depth > 0");
+  require(c.decoder_modalities.empty() || c.decoder_depth > 0,
+          "decoder modalities need decoder_depth > 0");
+  for (const auto& [slot, file] : c.tokenizers) {
+    const Modality* m = registry.find(slot);
+    require(m != nullptr, "'tokenizers' names unknown modality '" + slot + "'");
+    require(m->name == slot,
+            "'tokenizers' must use registry names: write '" + m->name + "', not '" + slot + "'");
+    require(m->is_image() && m->can_generate(), "'tokenizers': " + slot +
+                                                    " has no image tokenizer (it is never "
+                                                    "generated)");
+    require(!file.empty(), "'tokenizers': the file for " + slot + " is empty");
+  }
+}
+
+}  // namespace
+
+ModelCard ModelCard::from_json(const std::string& json_text) {
+  const nlohmann::json j = parse_card_json(json_text, "model card");
+  const CardFields f(j, "model card");
+  f.only(kModelCardKeys);
+  ModelCard c;
+  c.name = f.text("name", c.name);
+  c.dim = f.integer("dim", 4, kMaxDim);
+  c.heads = f.integer("num_heads", 1, c.dim);
+  c.encoder_depth = f.integer("encoder_depth", 1, kMaxDepth);
+  c.decoder_depth = f.integer("decoder_depth", 0, kMaxDepth, 0);
+  c.mlp_ratio = f.integer("mlp_ratio", 1, kMaxMlpRatio, c.mlp_ratio);
+  c.gated_mlp = f.boolean("gated_mlp", c.gated_mlp);
+  c.qkv_bias = f.boolean("qkv_bias", c.qkv_bias);
+  c.proj_bias = f.boolean("proj_bias", c.proj_bias);
+  c.mlp_bias = f.boolean("mlp_bias", c.mlp_bias);
+  c.norm_eps = f.number_between("norm_eps", 0.0, 1.0, c.norm_eps);
+  c.image_size = f.integer("img_size", 1, kMaxImageSize, c.image_size);
+  c.patch_size = f.integer("patch_size", 1, c.image_size, c.patch_size);
+  c.stats_version = f.text("stats_version", c.stats_version);
+  c.encoder_modalities = f.texts("encoder_modalities");
+  c.decoder_modalities = f.texts("decoder_modalities", {});
+  c.checkpoint_prefix = f.text("checkpoint_prefix", "");
+  c.checkpoint = f.text("checkpoint", "");
+  c.tokenizers = f.text_map("tokenizers");
+  check_card(c);
   return c;
 }
 
@@ -109,7 +183,9 @@ int64_t depth_of(const TensorMap& checkpoint, const std::string& stack, const st
     const std::string rest = name.substr(prefix.size() + stack.size() + 1);
     const auto dot = rest.find('.');
     try {
-      depth = std::max<int64_t>(depth, std::stoll(rest.substr(0, dot)) + 1);
+      // Capped: an index beyond any valid depth must not overflow the + 1 (check_card refuses it).
+      depth = std::max<int64_t>(
+          depth, std::min<long long>(std::stoll(rest.substr(0, dot)), kMaxDepth) + 1);
     } catch (const std::exception&) {
     }
   }
@@ -144,6 +220,9 @@ ModelCard infer_model_card(const TensorMap& checkpoint, int64_t head_dim) {
   card.name = "inferred";
   card.checkpoint_prefix = prefix;
   card.dim = norm->size(0);
+  if (card.dim <= 0) throw CheckpointError("encoder_norm.weight is empty: width 0");
+  if (head_dim <= 0)
+    throw std::invalid_argument("the head width must be positive, got " + std::to_string(head_dim));
   if (card.dim % head_dim != 0)
     throw CheckpointError("width " + std::to_string(card.dim) +
                           " is not a multiple of the head width " + std::to_string(head_dim));
@@ -155,7 +234,8 @@ ModelCard infer_model_card(const TensorMap& checkpoint, int64_t head_dim) {
   card.proj_bias = checkpoint.contains(prefix + "encoder.0.attn.proj.bias");
   card.mlp_bias = checkpoint.contains(prefix + "encoder.0.mlp.fc1.bias");
   if (const at::Tensor* fc1 = checkpoint.find(prefix + "encoder.0.mlp.fc1.weight")) {
-    const int64_t hidden = fc1->size(0);
+    // Capped so the ratio arithmetic cannot overflow (check_card refuses the ratio it gives).
+    const int64_t hidden = std::min<int64_t>(fc1->size(0), kMaxDim * kMaxMlpRatio * 2);
     card.mlp_ratio =
         card.gated_mlp ? (hidden * 3 + 2 * card.dim - 1) / (2 * card.dim) : hidden / card.dim;
   }
@@ -176,6 +256,11 @@ ModelCard infer_model_card(const TensorMap& checkpoint, int64_t head_dim) {
     }
   if (card.encoder_modalities.empty())
     throw CheckpointError("not a TerraMind checkpoint: no image encoder embeddings");
+  try {
+    check_card(card);
+  } catch (const std::invalid_argument& e) {
+    throw CheckpointError(std::string("the checkpoint's inferred card is invalid: ") + e.what());
+  }
   return card;
 }
 

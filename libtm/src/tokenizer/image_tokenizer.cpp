@@ -110,6 +110,14 @@ ImageTokenizer ImageTokenizer::open(const std::string& card_or_checkpoint,
                                     const std::string& modality, int64_t head_dim) {
   if (ends_with(card_or_checkpoint, ".json")) {
     const TokenizerCard card = TokenizerCard::from_file(card_or_checkpoint);
+    if (!modality.empty()) {
+      // A card registered for one modality (a model card's "tokenizers" slot) must be for it.
+      const Modality& wanted = ModalityRegistry::instance().get(modality);
+      if (wanted.name != card.modality)
+        throw std::invalid_argument(card_or_checkpoint + ": tokenizer card '" + card.name +
+                                    "' is for " + card.modality + " but is used for " +
+                                    wanted.name);
+    }
     if (card.checkpoint.empty())
       throw std::invalid_argument(card_or_checkpoint + " names no checkpoint");
     return load(card, card.checkpoint);

@@ -29,6 +29,7 @@ VitCoderConfig vit_from(const TensorMap& checkpoint, const std::string& prefix, 
   c.dim = dim;
   c.depth = count_blocks(checkpoint, prefix + ".blocks");
   if (c.depth == 0) throw CheckpointError("no " + prefix + ".blocks in the checkpoint");
+  if (dim <= 0) throw CheckpointError(prefix + " has width " + std::to_string(dim));
   c.mlp_ratio = need(checkpoint, prefix + ".blocks.0.mlp.fc1.weight").size(0) / dim;
   if (dim % head_dim != 0)
     throw CheckpointError(prefix + " width " + std::to_string(dim) +
@@ -43,9 +44,14 @@ UNetConfig unet_from(const TensorMap& checkpoint, int64_t image_channels, int64_
   UNetConfig u;
   const at::Tensor& first = need(checkpoint, "decoder.input_blocks.0.0.weight");
   u.model_channels = first.size(0);
-  const int64_t patch_area = (first.size(1) - latent_dim) / image_channels;
+  // Checked before the arithmetic: zero-size tensors can carry any shape. Patches are at most
+  // 256 px wide (check_unet), bands at most 1024.
+  const bool plausible = u.model_channels > 0 && image_channels > 0 &&
+                         first.size(1) > latent_dim && first.size(1) <= (int64_t{1} << 32) &&
+                         (first.size(1) - latent_dim) / image_channels <= 256 * 256;
+  const int64_t patch_area = plausible ? (first.size(1) - latent_dim) / image_channels : 0;
   u.patch_size = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(patch_area))));
-  if (u.patch_size * u.patch_size * image_channels + latent_dim != first.size(1))
+  if (!plausible || u.patch_size * u.patch_size * image_channels + latent_dim != first.size(1))
     throw CheckpointError("decoder.input_blocks.0.0.weight has " + std::to_string(first.size(1)) +
                           " input channels, not C * p^2 + " + std::to_string(latent_dim));
   u.channel_mult.clear();

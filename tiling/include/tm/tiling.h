@@ -591,7 +591,8 @@ void validate_target_spec(const TargetSpec& spec, const std::string& target);
 // window (the modality's registry mean when the input has none there), so the model sees
 // plausible values; the model also gets the masks. Output pixels where no input holds data are
 // nodata. Class targets are blended as probabilities and written as the arg-max class (Byte, with
-// colour table; nodata where no input holds data); probabilities optionally as Float32, nodata -1.
+// colour table; nodata where no input holds data); probabilities optionally as Byte percentages,
+// one band per class but the "No data" class, nodata 255.
 // Ctrl-C (see install_interrupt_handlers) throws Interrupted and leaves no output behind.
 TilingSummary generate_scene(const std::vector<SceneInput>& inputs, WindowModel& model,
                              const std::vector<TargetRequest>& targets,
