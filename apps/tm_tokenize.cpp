@@ -63,8 +63,11 @@ ImageTokenizer load_tokenizer(const TokenizerChoice& choice, const std::string& 
   } else {
     std::string name = modality;
     for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    card = TokenizerCard::from_file(std::string(TM_TOKENIZER_CARDS_DIR) +
-                                    "/terramind_v1_tokenizer_" + name + ".json");
+    std::error_code ec;  // installed: <prefix>/bin/../share/tm; in the build tree: the sources'
+    auto cards = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().parent_path();
+    if (ec || !std::filesystem::is_directory(cards /= "share/tm/tokenizer_cards"))
+      cards = TM_TOKENIZER_CARDS_DIR;
+    card = TokenizerCard::from_file(cards.string() + "/terramind_v1_tokenizer_" + name + ".json");
   }
   if (!choice.weights.empty()) card.checkpoint = choice.weights;
   if (card.checkpoint.empty())

@@ -14,10 +14,11 @@ BUILD_DIR=${TM_BUILD_DIR:-build}
 # python3-gdal, python3-qgis: the GDAL plugin's client tests (osgeo.gdal; QGIS headless with
 # QT_QPA_PLATFORM=offscreen, which needs no X server: python3-qgis brings the QGIS libraries and
 # the GDAL provider through qgis-providers, also with --no-install-recommends).
+# help2man, man-db: the tools' man pages, generated from their --help, and their test (docs/).
 PACKAGES=(build-essential cmake ninja-build git ccache pkg-config
   libgtest-dev libgdal-dev gdal-bin libproj-dev libgeos-dev libtorch-dev libtbb-dev
   libboost-program-options-dev nlohmann-json3-dev libgloo-dev libopenblas0-openmp
-  python3-gdal python3-qgis)
+  python3-gdal python3-qgis help2man man-db)
 
 missing=$(dpkg-query -W -f='${Status} ${Package}\n' "${PACKAGES[@]}" 2>&1 |
   grep -v '^install ok installed' || true)
