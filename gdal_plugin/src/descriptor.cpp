@@ -86,6 +86,8 @@ void refuse_duplicate_keys(const std::string& text) {
         const std::string member =
             parent.object && !parent.keys.empty() ? parent.keys.back().first : parent.name + "[]";
         name = parent.name.empty() || !parent.object ? member : parent.name + "." + member;
+        // Names only label messages: capped, or deep nesting costs memory quadratic in the depth.
+        if (name.size() > 200) name.resize(200);
       }
       stack.push_back({c == '{', name, {}, c == '{'});
     } else if (c == '}' || c == ']') {
@@ -106,6 +108,9 @@ std::string read_text(const std::string& path) {
   }
   std::string text(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
   VSIFree(data);
+  // nlohmann::json stops at a NUL byte and would ignore what follows it.
+  if (text.find('\0') != std::string::npos)
+    throw SettingsError("descriptor " + path + " holds a NUL byte: it is not a JSON text file");
   if (starts_with_bom(text)) text.erase(0, std::strlen(kByteOrderMark));
   return text;
 }
