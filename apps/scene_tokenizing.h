@@ -19,11 +19,18 @@ struct TokenizingProgress {
   std::function<void(std::size_t done, std::size_t total)> tiles;
 };
 
+inline WriteOptions write_options(OutputFormat format, int block_size) {
+  WriteOptions options;
+  options.format = format;
+  options.block_size = block_size;
+  return options;
+}
+
 struct EncodeSceneOptions {
   int tile_size = 224;  // multiple of the tokenizer's decode size multiple (16 or 32)
   int batch_size = 4;   // tiles per encoder call
   bool allow_ungeoreferenced = false;
-  WriteOptions write{OutputFormat::kGTiff, false, 256};
+  WriteOptions write = write_options(OutputFormat::kGTiff, 256);
   TokenizingProgress progress;
 };
 
@@ -34,7 +41,7 @@ struct DecodeSceneOptions {
   uint64_t seed = 0;               // tile i starts from noise seeded with seed + i
   bool clamp = true;               // reference behaviour: outputs within mean +- 1 std
   std::string probabilities_path;  // LULC: also write per-class probabilities (Float32)
-  WriteOptions write{OutputFormat::kCOG, false, 512};
+  WriteOptions write = write_options(OutputFormat::kCOG, 512);
   TokenizingProgress progress;
 };
 

@@ -266,10 +266,7 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i + 1 < config_pairs.size(); i += 2)
       set_gdal_config(config_pairs[i], config_pairs[i + 1]);
     for (const auto& option : creation_options) check_creation_option(option, tiling.write.format);
-    if (is_gdal_virtual_path(out_dir))
-      throw RasterError("--out-dir " + out_dir +
-                        ": tm writes outputs to local files only (atomically, by rename); write "
-                        "locally and copy, or read generated layers through the GDAL plugin");
+    require_local_output(out_dir);
     std::error_code made;
     std::filesystem::create_directories(out_dir, made);
     if (made) throw RasterError("cannot create output folder " + out_dir + ": " + made.message());

@@ -16,7 +16,9 @@ from osgeo import gdal
 d = gdal.Open(sys.argv[1])
 assert (d.RasterXSize, d.RasterYSize) == (300, 300), (d.RasterXSize, d.RasterYSize)
 assert d.GetGeoTransform()[0] == 601000 and d.GetGeoTransform()[3] == 5299000, d.GetGeoTransform()
-assert d.GetMetadataItem("COMPRESSION", "IMAGE_STRUCTURE") == "LZW"' "$scratch/projwin/${name}_LULC.tif"
+assert d.GetMetadataItem("COMPRESSION", "IMAGE_STRUCTURE") == "LZW"
+assert d.GetMetadataItem("TM_INPUT_S2L2A").endswith(sys.argv[2]), d.GetMetadataItem("TM_INPUT_S2L2A")' \
+  "$scratch/projwin/${name}_LULC.tif" "$(basename "$scene")"
 
 gen --to S1GRD --out-dir "$scratch/bbox" --bbox 10.35,47.81,10.39,47.835 --bbox-crs EPSG:4326 \
   -t_srs EPSG:4326 -tr 0.0001 0.0001 -of GTiff

@@ -114,7 +114,7 @@ TEST_F(scene_tokenizing, ScenesOfAnySizeOnSmallTiles) {
     spec.height = 180;
     spec.bands = 2;
     spec.georef = reader.info().georef;
-    AtomicRasterWriter writer(crop, spec, WriteOptions{OutputFormat::kGTiff, false, 256});
+    AtomicRasterWriter writer(crop, spec, write_options(OutputFormat::kGTiff, 256));
     writer.write({0, 0, 200, 180}, reader.read({0, 0, 200, 180}).values.data());
     writer.commit();
   }

@@ -46,7 +46,8 @@ OutputProvenance output_provenance(const WindowModel& model, const std::vector<S
   tm["CREATED"] = format_time(now, "%Y-%m-%dT%H:%M:%SZ");
   for (const SceneInput& input : inputs) {
     const Modality* m = ModalityRegistry::instance().find(input.modality);
-    tm["INPUT_" + (m ? m->name : input.modality)] = absolute(input.path);
+    tm["INPUT_" + (m ? m->name : input.modality)] =
+        absolute(input.origin.empty() ? input.path : input.origin);
   }
   tm["WINDOW_SIZE"] = std::to_string(options.window_size);
   tm["WINDOW_OVERLAP"] = std::to_string(options.overlap);

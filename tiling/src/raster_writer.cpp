@@ -139,7 +139,12 @@ void set_gdal_config(const std::string& key, const std::string& value) {
   CPLSetConfigOption(key.c_str(), value.c_str());
 }
 
-bool is_gdal_virtual_path(const std::string& path) { return path.rfind("/vsi", 0) == 0; }
+void require_local_output(const std::string& path) {
+  if (path.rfind("/vsi", 0) == 0)
+    throw RasterError("output " + path +
+                      ": tm writes outputs to local files only (atomically, by rename); write "
+                      "locally and copy, or read generated layers through the GDAL plugin");
+}
 
 void check_creation_option(const std::string& option, OutputFormat format) {
   ensure_gdal_registered();
@@ -159,10 +164,7 @@ void check_creation_option(const std::string& option, OutputFormat format) {
 
 void check_output_path(const std::string& path, bool overwrite) {
   if (path.empty()) throw RasterError("no output path given");
-  if (is_gdal_virtual_path(path))
-    throw RasterError("output " + path +
-                      ": tm writes outputs to local files only (atomically, by rename); write "
-                      "locally and copy, or read generated layers through the GDAL plugin");
+  require_local_output(path);
   struct stat st {};
   if (stat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) throw RasterError("output path is a folder: " + path);

@@ -127,7 +127,7 @@ std::vector<SceneInput> crop_to_area(const std::vector<SceneInput>& inputs,
       GDALClose(window_ds);
       path = masked;
     }
-    cropped.push_back({path, input.modality});
+    cropped.push_back({path, input.modality, input.origin.empty() ? input.path : input.origin});
   }
   return cropped;
 }

@@ -10,8 +10,7 @@ namespace {
 // Probabilities are written as whole percentages (Byte); 255 marks pixels without data.
 constexpr std::uint8_t kProbabilityNodata = 255;
 
-RasterSpec base_spec(const RasterInfo& grid, const TargetSpec& target, const TilingOptions& options,
-                     const OutputProvenance& provenance) {
+RasterSpec base_spec(const RasterInfo& grid, const OutputProvenance& provenance) {
   RasterSpec spec;
   spec.metadata = provenance.tiff_tags;
   spec.provenance = provenance.tm_domain;
@@ -35,7 +34,7 @@ TargetOutput::TargetOutput(const TargetRequest& request, const TargetSpec& spec,
                            const RasterInfo& grid, const TilingOptions& options,
                            const OutputProvenance& provenance)
     : request_(request), spec_(spec) {
-  RasterSpec main = base_spec(grid, spec, options, provenance);
+  RasterSpec main = base_spec(grid, provenance);
   main.nodata = spec.nodata;
   if (spec.is_classes) {
     main.bands = 1;
@@ -47,11 +46,11 @@ TargetOutput::TargetOutput(const TargetRequest& request, const TargetSpec& spec,
     main.data_type = spec.data_type;
     main.band_descriptions = spec.band_descriptions;
     main.band_units.assign(spec.channels, spec.units);
-    if (request.harmonise_offsets) main.metadata["TM_OFFSETS_HARMONISED"] = "YES";
+    if (request.harmonise_offsets) main.provenance["OFFSETS_HARMONISED"] = "YES";
   }
   main_ = std::make_unique<AtomicRasterWriter>(request.path, main, options.write);
   if (!request.probabilities_path.empty()) {
-    RasterSpec probabilities = base_spec(grid, spec, options, provenance);
+    RasterSpec probabilities = base_spec(grid, provenance);
     // One band per real class: the "No data" class (the class map's nodata) has no band.
     for (int ch = 0; ch < spec.channels; ++ch) {
       const int index = spec.classes.empty() ? ch : spec.classes[ch].index;

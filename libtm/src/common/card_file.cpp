@@ -185,4 +185,15 @@ std::map<std::string, std::string> CardFields::text_map(const std::string& key) 
 
 const nlohmann::json& CardFields::object(const std::string& key) const { return required(key); }
 
+void require_card(bool condition, const std::string& what, const std::string& message) {
+  if (!condition) throw std::invalid_argument(what + ": " + message);
+}
+
+void require_card_in(int64_t value, int64_t min, int64_t max, const std::string& what,
+                     const std::string& key) {
+  require_card(value >= min && value <= max, what,
+               "'" + key + "' must be an integer in [" + std::to_string(min) + ", " +
+                   std::to_string(max) + "], got " + std::to_string(value));
+}
+
 }  // namespace terramind

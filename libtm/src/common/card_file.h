@@ -74,6 +74,19 @@ class CardFields {
   std::string prefix_;
 };
 
+// Bounds shared by model and tokenizer cards: far beyond every TerraMind release (width 1024,
+// 24 blocks), and small enough that sizes multiply without overflow.
+constexpr int64_t kCardMaxDim = 65536;
+constexpr int64_t kCardMaxDepth = 1024;
+constexpr int64_t kCardMaxMlpRatio = 64;
+constexpr int64_t kCardMaxImageSize = 16384;
+
+// std::invalid_argument "<what>: <message>" unless `condition`.
+void require_card(bool condition, const std::string& what, const std::string& message);
+// The same check as CardFields::integer, for values of cards built in code or inferred.
+void require_card_in(int64_t value, int64_t min, int64_t max, const std::string& what,
+                     const std::string& key);
+
 // Parses card text, std::invalid_argument "<what>: invalid JSON: ..." when it is not JSON, and
 // "<what>: must be a JSON object" when it is not an object.
 nlohmann::json parse_card_json(const std::string& json_text, const std::string& what);

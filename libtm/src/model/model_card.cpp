@@ -14,12 +14,8 @@ namespace terramind {
 
 namespace {
 
-// Bounds of a card: far beyond every TerraMind release (width 1024, 24 blocks, 16 heads), and
-// small enough that sizes multiply without overflow.
-constexpr int64_t kMaxDim = 65536;
-constexpr int64_t kMaxDepth = 1024;
-constexpr int64_t kMaxMlpRatio = 64;
-constexpr int64_t kMaxImageSize = 16384;
+constexpr int64_t kMaxDim = kCardMaxDim, kMaxDepth = kCardMaxDepth, kMaxMlpRatio = kCardMaxMlpRatio,
+                  kMaxImageSize = kCardMaxImageSize;
 
 const std::vector<std::string> kModelCardKeys = {"name",
                                                  "about",
@@ -44,7 +40,7 @@ const std::vector<std::string> kModelCardKeys = {"name",
                                                  "tokenizers"};
 
 void require(bool condition, const std::string& what) {
-  if (!condition) throw std::invalid_argument("model card: " + what);
+  require_card(condition, "model card", what);
 }
 
 void require_unique(const std::vector<std::string>& keys, const std::string& field) {
@@ -55,9 +51,7 @@ void require_unique(const std::vector<std::string>& keys, const std::string& fie
 
 // Integer fields of cards built in code or inferred, checked as from_json checks the JSON.
 void require_in(int64_t value, int64_t min, int64_t max, const std::string& key) {
-  require(value >= min && value <= max, "'" + key + "' must be an integer in [" +
-                                            std::to_string(min) + ", " + std::to_string(max) +
-                                            "], got " + std::to_string(value));
+  require_card_in(value, min, max, "model card", key);
 }
 
 // Everything a card must satisfy, whether read from JSON or inferred from a checkpoint.

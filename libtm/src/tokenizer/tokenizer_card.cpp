@@ -36,24 +36,18 @@ namespace {
 
 // Bounds far beyond the released tokenizers (width 768, 12 blocks, UNet 256 channels), small
 // enough that sizes multiply without overflow.
-constexpr int64_t kMaxDim = 65536;
-constexpr int64_t kMaxDepth = 1024;
-constexpr int64_t kMaxMlpRatio = 64;
-constexpr int64_t kMaxImageSize = 16384;
+constexpr int64_t kMaxDim = kCardMaxDim, kMaxDepth = kCardMaxDepth, kMaxMlpRatio = kCardMaxMlpRatio,
+                  kMaxImageSize = kCardMaxImageSize;
 constexpr int64_t kMaxChannels = 1024;
 constexpr int64_t kMaxUNetLevels = 8;
 constexpr int64_t kMaxTimesteps = 100000;
 
 const char* const kWhat = "tokenizer card";
 
-void require(bool condition, const std::string& what) {
-  if (!condition) throw std::invalid_argument(std::string(kWhat) + ": " + what);
-}
+void require(bool condition, const std::string& what) { require_card(condition, kWhat, what); }
 
 void require_in(int64_t value, int64_t min, int64_t max, const std::string& key) {
-  require(value >= min && value <= max, "'" + key + "' must be an integer in [" +
-                                            std::to_string(min) + ", " + std::to_string(max) +
-                                            "], got " + std::to_string(value));
+  require_card_in(value, min, max, kWhat, key);
 }
 
 VitCoderConfig vit_from_json(const json& j, const VitCoderConfig& defaults,

@@ -245,8 +245,9 @@ std::vector<std::string> remove_stale_partials(const std::string& path);
 bool is_known_raster_type(const std::string& gdal_type_name);
 // GDAL's --config KEY VALUE.
 void set_gdal_config(const std::string& key, const std::string& value);
-// A GDAL virtual file system path (/vsimem/, /vsis3/ ...): tm writes outputs to local files only.
-bool is_gdal_virtual_path(const std::string& path);
+// Throws RasterError for a GDAL virtual file system path (/vsimem/, /vsis3/ ...) as an output
+// file or folder: tm writes outputs to local files only (atomically, by rename).
+void require_local_output(const std::string& path);
 // Throws RasterError unless `option` is KEY=VALUE and KEY is a creation option of the GTiff or
 // COG driver (as `format` writes).
 void check_creation_option(const std::string& option, OutputFormat format);
@@ -494,8 +495,15 @@ void prepare_window(const WindowData& data, const Modality& modality,
 // The streaming pipeline.
 
 struct SceneInput {
+  SceneInput() = default;
+  SceneInput(std::string scene_path, std::string modality_name, std::string origin_path = {})
+      : path(std::move(scene_path)),
+        modality(std::move(modality_name)),
+        origin(std::move(origin_path)) {}
+
   std::string path;
   std::string modality;  // registry name or alias
+  std::string origin;    // the user's file when `path` is derived from it (an area's VRT)
 };
 
 // A part of the scene to generate: a box (in the inputs' CRS, or `box_crs`), and/or the polygons
