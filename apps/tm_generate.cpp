@@ -5,10 +5,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <memory>
 #include <set>
 #include <sstream>
 
+#include "scene_batch.h"
 #include "tm/model.h"
 #include "tm/runtime.h"
 #include "tm/tiling.h"
@@ -24,12 +27,6 @@ std::vector<std::string> split(const std::string& text, char separator) {
   for (std::string item; std::getline(in, item, separator);)
     if (!item.empty()) out.push_back(item);
   return out;
-}
-
-std::string stem(const std::string& path) {
-  std::string name = path.substr(path.find_last_of('/') + 1);
-  const auto dot = name.find_last_of('.');
-  return dot == std::string::npos ? name : name.substr(0, dot);
 }
 
 // "[=======>      ]  42%  12.3 win/s  ETA 0:41" on a terminal; nothing otherwise.
@@ -110,35 +107,229 @@ OutputGrid output_grid(const std::string& crs, const std::vector<std::string>& t
   return grid;
 }
 
+// What the options say about every scene of the run.
+struct SceneOptions {
+  std::string out_dir;
+  AreaOfInterest area;
+  TilingOptions tiling;
+  std::vector<std::string> targets;  // empty: every target that is not an input
+  std::vector<std::string> stac_modalities;
+  bool probabilities = false, harmonise = false, pixel_grid = false, allow_resolution = false,
+       overwrite = false, quicklook = false, resume = false;
+};
+
+struct SceneResult {
+  std::string name;
+  std::string status;  // ok, skipped, FAILED, interrupted
+  std::size_t windows = 0;
+  double seconds = 0.0;
+  std::vector<std::string> outputs;
+  std::string note;  // the error, or why skipped
+};
+
+// A STAC item's modalities: those named, or every complete one (without those inside another,
+// as S2RGB inside S2L2A: the library decides and notes it).
+std::vector<SceneInput> stac_inputs(const SceneJob& job, const SceneOptions& options,
+                                    std::vector<std::string>& warnings) {
+  StacInputs found = scene_inputs_from_stac(job.stac_item, options.stac_modalities);
+  for (const auto& note : found.notes) warnings.push_back(job.stac_item + ": " + note);
+  return found.inputs;
+}
+
+// The checks that need no model: rasters readable as their modality, on a map, at the native
+// resolution. Returns the inputs cropped to the area of interest.
+std::vector<SceneInput> checked_inputs(const SceneJob& job, const SceneOptions& options,
+                                       std::vector<std::string>& warnings) {
+  std::vector<SceneInput> inputs =
+      job.stac_item.empty() ? job.inputs : stac_inputs(job, options, warnings);
+  for (const auto& in : inputs) {
+    const Modality& modality = ModalityRegistry::instance().get(in.modality);
+    const std::string shown = in.origin.empty() ? in.path : in.origin;
+    const RasterInfo info = inspect_raster(in.path);
+    require_modality(info, modality);
+    if (!options.pixel_grid && !info.georef.is_georeferenced())
+      throw RasterError(shown +
+                        " has no georeferencing: outputs could not be placed on a map. Assign "
+                        "one (gdal_edit.py -a_srs/-a_ullr) or pass --pixel-grid to write on the "
+                        "bare pixel grid");
+    const std::string mismatch = resolution_mismatch(info, modality);
+    if (!options.allow_resolution && !mismatch.empty())
+      throw RasterError(shown + " cannot be read as " + modality.name + ": " + mismatch +
+                        " (--allow-resolution)");
+  }
+  return crop_to_area(inputs, options.area);
+}
+
+struct PlannedOutputs {
+  std::vector<TargetRequest> requests;
+  struct Quicklook {
+    std::string raster, png, target;
+  };
+  std::vector<Quicklook> quicklooks;
+  std::vector<std::string> all_paths;
+};
+
+PlannedOutputs plan_outputs(const std::string& scene, const std::vector<SceneInput>& inputs,
+                            const WindowModel& model, const SceneOptions& options) {
+  std::set<std::string> input_modalities;
+  for (const auto& in : inputs)
+    input_modalities.insert(ModalityRegistry::instance().get(in.modality).name);
+  PlannedOutputs plan;
+  const std::string base = options.out_dir + "/" + scene + "_";
+  for (const auto& target : model.targets()) {
+    // By default the inputs are not generated again (a given S1GRD stays the user's own).
+    if (options.targets.empty() && input_modalities.count(target)) continue;
+    TargetRequest request(target, base + target + ".tif");
+    if (options.probabilities && model.spec(target).is_classes)
+      request.probabilities_path = base + target + "_probabilities.tif";
+    request.harmonise_offsets = options.harmonise && target == "DEM";
+    plan.all_paths.push_back(request.path);
+    if (!request.probabilities_path.empty()) plan.all_paths.push_back(request.probabilities_path);
+    if (options.quicklook) {
+      plan.quicklooks.push_back({request.path, base + target + ".png", target});
+      plan.all_paths.push_back(base + target + ".png");
+    }
+    plan.requests.push_back(request);
+  }
+  if (plan.requests.empty())
+    throw std::invalid_argument(
+        "every target of the model is also an input; name the targets to generate again with "
+        "--to");
+  return plan;
+}
+
+bool all_exist(const std::vector<std::string>& paths) {
+  for (const auto& p : paths)
+    if (!std::filesystem::exists(p)) return false;
+  return true;
+}
+
+// One scene, start to end; throws what went wrong.
+SceneResult generate_one(const SceneJob& job, const std::vector<SceneInput>& inputs,
+                         WindowModel& model, const SceneOptions& options, bool quiet, bool batch) {
+  SceneResult result;
+  result.name = job.name;
+  const PlannedOutputs plan = plan_outputs(job.name, inputs, model, options);
+  // A batch rerun with --resume passes over the scenes that are done.
+  if (options.resume && !options.overwrite && all_exist(plan.all_paths)) {
+    result.status = "skipped";
+    result.note = "outputs exist (done by an earlier run)";
+    result.outputs = plan.all_paths;
+    return result;
+  }
+  for (const auto& path : plan.all_paths) check_output_path(path, options.overwrite);
+  TilingOptions tiling = options.tiling;
+  ProgressBar bar(!quiet && isatty(STDERR_FILENO));
+  tiling.progress = [&bar](std::size_t done, std::size_t total) { bar.update(done, total); };
+  if (batch && !quiet) std::fprintf(stderr, "== %s\n", job.name.c_str());
+  const TilingSummary summary = generate_scene(inputs, model, plan.requests, tiling);
+  for (const auto& ql : plan.quicklooks)
+    write_quicklook(ql.raster, ModalityRegistry::instance().get(ql.target), ql.png);
+  if (!quiet) {
+    for (const auto& w : summary.warnings) std::cerr << "warning: " << w << "\n";
+    if (summary.resumed_rows > 0)
+      std::printf("resumed     rows 0-%d of %d were done by the interrupted run\n",
+                  summary.resumed_rows - 1, summary.raster_rows);
+    std::printf("windows     %zu (%zu generated, %zu empty skipped)\n", summary.windows,
+                summary.inferred, summary.skipped);
+    std::printf("time        %.1f s, %.2f windows/s, model busy %.0f%%\n", summary.seconds,
+                summary.inferred / std::max(summary.seconds, 1e-9),
+                100 * summary.model_busy_share());
+    std::printf("peak memory %.0f MB\n", summary.peak_rss_bytes / 1e6);
+    for (const auto& path : summary.outputs) std::printf("wrote       %s\n", path.c_str());
+    for (const auto& ql : plan.quicklooks) std::printf("wrote       %s\n", ql.png.c_str());
+  }
+  result.status = "ok";
+  result.windows = summary.windows;
+  result.seconds = summary.seconds;
+  result.outputs = summary.outputs;
+  for (const auto& ql : plan.quicklooks) result.outputs.push_back(ql.png);
+  return result;
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+void print_summary(const std::vector<SceneResult>& results) {
+  std::size_t width = 5;
+  for (const auto& r : results) width = std::max(width, r.name.size());
+  std::printf("\n%-*s  %-11s %8s %9s  %s\n", static_cast<int>(width), "scene", "status", "windows",
+              "seconds", "outputs / error");
+  for (const auto& r : results) {
+    const std::string detail = r.note.empty() ? join(r.outputs, ", ") : r.note;
+    std::printf("%-*s  %-11s %8zu %9.1f  %s\n", static_cast<int>(width), r.name.c_str(),
+                r.status.c_str(), r.windows, r.seconds, detail.c_str());
+  }
+}
+
+// CSV with RFC 4180 quoting, written beside and renamed into place.
+void write_summary_csv(const std::string& path, const std::vector<SceneResult>& results) {
+  auto quote = [](const std::string& text) {
+    std::string out = "\"";
+    for (const char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+  };
+  const std::string temp = path + ".tm-partial-" + std::to_string(getpid());
+  {
+    std::ofstream out(temp);
+    out << "scene,status,windows,seconds,outputs,error\n";
+    for (const auto& r : results)
+      out << quote(r.name) << ',' << r.status << ',' << r.windows << ',' << r.seconds << ','
+          << quote(join(r.outputs, ";")) << ',' << quote(r.note) << '\n';
+    if (!out) throw RasterError("cannot write the summary " + path);
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    std::remove(temp.c_str());
+    throw RasterError("cannot write the summary " + path);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> input_args;
-  std::string targets_arg, out_dir = ".", blend = "taper", format = "cog";
+  std::string targets_arg, out_dir = ".", blend = "taper", format = "cog", stac, stac_modalities,
+                           summary_csv;
   std::vector<std::string> creation_options, config_pairs, projwin_args, tr_args;
   std::string bbox_arg, bbox_crs, cutline, t_srs;
   RuntimeSettings settings;
   TilingOptions tiling;
   bool overwrite = false, quiet = false, greedy = false, probabilities = false, harmonise = false,
        pixel_grid = false;
-  bool chain = false, allow_resolution = false;
+  bool chain = false, allow_resolution = false, quicklook = false, resume = false;
   po::options_description options(
       "tm_generate: generate TerraMind modalities for a whole scene, georeferenced like the "
       "input\n\n"
       "usage: tm_generate --input S2L2A=scene.tif --to S1GRD,LULC --model MODEL.json --out-dir "
       "out\n\n"
+      "       tm_generate --input S2L2A=scenes/ --model MODEL.json --out-dir out   (a batch)\n"
+      "       tm_generate --stac item.json --model MODEL.json --out-dir out\n\n"
       "One Cloud-Optimized GeoTIFF per target, named <first input>_<TARGET>.tif. The scene is cut\n"
       "in overlapping windows and blended without seams. Each target of a window is generated\n"
       "from the inputs alone with its own random stream, so a target's pixels do not depend on\n"
-      "which other targets are asked for (--chain-targets: the reference's chained order).\n\n"
+      "which other targets are asked for (--chain-targets: the reference's chained order).\n"
+      "A folder or an @list of files as input makes a batch: one output set per scene, a summary\n"
+      "table at the end; a failing scene is reported and the others are done (exit 1 if any\n"
+      "failed).\n\n"
       "options");
   options.add_options()("help,h", "show this help")("version", "print the tm version")(
       "input,i", po::value(&input_args)->multitoken(),
       "MODALITY=PATH, repeatable (S2L2A, S2L1C, S2RGB, S1GRD, S1RTC, DEM, LULC, NDVI); all on one "
-      "grid")("to,t", po::value(&targets_arg),
-              "targets, comma-separated (default: every target of the model that is not an "
-              "input)")("model,m", po::value(&settings.model),
-                        "model card (.json naming checkpoint and tokenizers)")(
+      "grid. PATH: a raster, a folder of rasters or @LIST (a file per line): a batch, modalities "
+      "paired by file name (folders) or line (lists)")("stac", po::value(&stac),
+                                                       "a STAC item JSON (a folder of them, or "
+                                                       "@LIST) as input: its assets are mapped "
+                                                       "to modalities by band names")(
+      "stac-modalities", po::value(&stac_modalities),
+      "modalities to take from STAC items, comma-separated (default: every complete one, "
+      "without those inside another, as S2RGB inside S2L2A)")(
+      "to,t", po::value(&targets_arg),
+      "targets, comma-separated (default: every target of the model that is not an "
+      "input)")("model,m", po::value(&settings.model),
+                "model card (.json naming checkpoint and tokenizers)")(
       "out-dir,o", po::value(&out_dir)->default_value("."), "output folder")(
       "window", po::value(&tiling.window_size)->default_value(224), "window size in pixels")(
       "overlap", po::value(&tiling.overlap)->default_value(32),
@@ -183,6 +374,13 @@ int main(int argc, char** argv) {
       "vector file (OGR): generate only inside its polygons, nodata elsewhere")(
       "t_srs", po::value(&t_srs), "write the outputs in this CRS (GDAL's warper)")(
       "tr", po::value(&tr_args)->multitoken(), "xres yres: output pixel size (GDAL's warper)")(
+      "quicklook", po::bool_switch(&quicklook),
+      "also write a PNG quicklook per target (<scene>_<TARGET>.png: S1 dB stretch, DEM "
+      "hillshade, LULC palette, NDVI colour ramp)")(
+      "resume", po::bool_switch(&resume),
+      "keep finished rows in a checkpoint beside the temporary outputs and continue an "
+      "interrupted run of the same settings; in a batch, scenes whose outputs exist are passed "
+      "over")("summary", po::value(&summary_csv), "write the batch summary table as CSV here")(
       "overwrite", po::bool_switch(&overwrite), "replace existing outputs")(
       "quiet,q", po::bool_switch(&quiet), "no progress or summary");
   po::variables_map vm;
@@ -211,18 +409,16 @@ int main(int argc, char** argv) {
                  "for every target\n";
     return 2;
   }
-  if (input_args.empty() || settings.model.empty()) {
-    std::cerr << "tm_generate: --input and --model are required (see --help)\n";
+  if ((input_args.empty() && stac.empty()) || settings.model.empty()) {
+    std::cerr << "tm_generate: --input (or --stac) and --model are required (see --help)\n";
     return 2;
   }
-  std::vector<SceneInput> inputs;
   for (const auto& arg : input_args) {
     const auto eq = arg.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size()) {
       std::cerr << "tm_generate: --input takes MODALITY=PATH, got '" << arg << "'\n";
       return 2;
     }
-    inputs.push_back({arg.substr(eq + 1), arg.substr(0, eq)});
   }
   const auto weighting = blend_weighting_from(blend);
   if (!weighting) {
@@ -239,9 +435,9 @@ int main(int argc, char** argv) {
     std::cerr << "tm_generate: --config takes KEY VALUE pairs\n";
     return 2;
   }
-  AreaOfInterest area;
+  SceneOptions scene_options;
   try {
-    area = area_of_interest(projwin_args, bbox_arg, bbox_crs, cutline);
+    scene_options.area = area_of_interest(projwin_args, bbox_arg, bbox_crs, cutline);
     tiling.write.grid = output_grid(t_srs, tr_args);
   } catch (const std::invalid_argument& e) {
     std::cerr << "tm_generate: " << e.what() << "\n";
@@ -257,8 +453,26 @@ int main(int argc, char** argv) {
   tiling.open.allow_any_resolution = allow_resolution;
   tiling.write.overwrite = overwrite;
   tiling.write.format = format == "cog" ? OutputFormat::kCOG : OutputFormat::kGTiff;
+  tiling.resume = resume;
+  tiling.write.resumable = resume;
+  scene_options.out_dir = out_dir;
+  scene_options.tiling = tiling;
+  scene_options.targets = settings.targets;
+  scene_options.stac_modalities = split(stac_modalities, ',');
+  scene_options.probabilities = probabilities;
+  scene_options.harmonise = harmonise;
+  scene_options.pixel_grid = pixel_grid;
+  scene_options.allow_resolution = allow_resolution;
+  scene_options.overwrite = overwrite;
+  scene_options.quicklook = quicklook;
+  scene_options.resume = resume;
 
   install_interrupt_handlers();
+  std::vector<SceneJob> jobs;
+  bool batch = false;
+  std::unique_ptr<WindowModel> model;
+  std::vector<SceneResult> results;
+  std::vector<std::vector<SceneInput>> inputs_of;  // per job, after the checks
   try {
     // Cheap checks first: settings, outputs and inputs, before the model loads. A missing output
     // folder is made, as users of --out-dir expect.
@@ -267,59 +481,26 @@ int main(int argc, char** argv) {
       set_gdal_config(config_pairs[i], config_pairs[i + 1]);
     for (const auto& option : creation_options) check_creation_option(option, tiling.write.format);
     require_local_output(out_dir);
+    if (!summary_csv.empty()) require_local_output(summary_csv);
+    jobs = scene_jobs(input_args, stac);
+    batch = jobs.size() > 1 || is_batch(input_args, stac);
     std::error_code made;
     std::filesystem::create_directories(out_dir, made);
     if (made) throw RasterError("cannot create output folder " + out_dir + ": " + made.message());
-    std::set<std::string> input_modalities;
-    for (const auto& in : inputs) {
-      const Modality& modality = ModalityRegistry::instance().get(in.modality);
-      const RasterInfo info = inspect_raster(in.path);
-      require_modality(info, modality);
-      if (!pixel_grid && !info.georef.is_georeferenced())
-        throw RasterError(in.path +
-                          " has no georeferencing: outputs could not be placed on a map. Assign "
-                          "one (gdal_edit.py -a_srs/-a_ullr) or pass --pixel-grid to write on the "
-                          "bare pixel grid");
-      const std::string mismatch = resolution_mismatch(info, modality);
-      if (!allow_resolution && !mismatch.empty())
-        throw RasterError(in.path + " cannot be read as " + modality.name + ": " + mismatch +
-                          " (--allow-resolution)");
-      input_modalities.insert(modality.name);
+    for (const SceneJob& job : jobs) {
+      std::vector<std::string> warnings;
+      try {
+        inputs_of.push_back(checked_inputs(job, scene_options, warnings));
+        results.push_back({job.name, "", 0, 0.0, {}, ""});
+      } catch (const std::exception& e) {
+        if (!batch) throw;  // one scene: fail before the model loads, as ever
+        inputs_of.emplace_back();
+        results.push_back({job.name, "FAILED", 0, 0.0, {}, e.what()});
+      }
+      if (!quiet)
+        for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
     }
-    const std::string scene_name = stem(inputs.front().path);
-    inputs = crop_to_area(inputs, area);
-    const auto model = open_terramind_window_model(settings);
-    std::vector<TargetRequest> requests;
-    const std::string base = out_dir + "/" + scene_name + "_";
-    for (const auto& target : model->targets()) {
-      // By default the inputs are not generated again (a given S1GRD stays the user's own).
-      if (settings.targets.empty() && input_modalities.count(target)) continue;
-      TargetRequest request(target, base + target + ".tif");
-      if (probabilities && model->spec(target).is_classes)
-        request.probabilities_path = base + target + "_probabilities.tif";
-      request.harmonise_offsets = harmonise && target == "DEM";
-      check_output_path(request.path, overwrite);
-      if (!request.probabilities_path.empty())
-        check_output_path(request.probabilities_path, overwrite);
-      requests.push_back(request);
-    }
-    if (requests.empty())
-      throw std::invalid_argument(
-          "every target of the model is also an input; name the targets "
-          "to generate again with --to");
-    ProgressBar bar(!quiet && isatty(STDERR_FILENO));
-    tiling.progress = [&bar](std::size_t done, std::size_t total) { bar.update(done, total); };
-    const TilingSummary summary = generate_scene(inputs, *model, requests, tiling);
-    if (!quiet) {
-      for (const auto& w : summary.warnings) std::cerr << "warning: " << w << "\n";
-      std::printf("windows     %zu (%zu generated, %zu empty skipped)\n", summary.windows,
-                  summary.inferred, summary.skipped);
-      std::printf("time        %.1f s, %.2f windows/s, model busy %.0f%%\n", summary.seconds,
-                  summary.inferred / std::max(summary.seconds, 1e-9),
-                  100 * summary.model_busy_share());
-      std::printf("peak memory %.0f MB\n", summary.peak_rss_bytes / 1e6);
-      for (const auto& path : summary.outputs) std::printf("wrote       %s\n", path.c_str());
-    }
+    model = open_terramind_window_model(settings);
   } catch (const Interrupted&) {
     std::cerr << "\ntm_generate: interrupted, no output written\n";
     return 130;
@@ -327,5 +508,57 @@ int main(int argc, char** argv) {
     std::cerr << "tm_generate: " << e.what() << "\n";
     return 1;
   }
-  return 0;
+
+  bool interrupted = false;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    SceneResult& result = results[i];
+    if (!result.status.empty()) continue;  // failed its checks
+    if (interrupted) {
+      result.status = "not run";
+      continue;
+    }
+    try {
+      result = generate_one(jobs[i], inputs_of[i], *model, scene_options, quiet, batch);
+      if (!batch && !quiet && result.status == "skipped")
+        std::printf("nothing to do: %s (--resume; --overwrite makes them again)\n",
+                    result.note.c_str());
+    } catch (const Interrupted&) {
+      interrupted = true;
+      result.status = "interrupted";
+      result.note = resume ? "interrupted; rerun with --resume to continue"
+                           : "interrupted; no output written";
+      if (!batch) {
+        std::cerr << "\ntm_generate: interrupted, no output written"
+                  << (resume ? " (rerun with --resume to continue)" : "") << "\n";
+        return 130;
+      }
+    } catch (const std::exception& e) {
+      if (!batch) {
+        std::cerr << "tm_generate: " << e.what() << "\n";
+        return 1;
+      }
+      result.status = "FAILED";
+      result.note = e.what();
+      std::cerr << "tm_generate: " << jobs[i].name << ": " << e.what() << "\n";
+    }
+  }
+  if (!batch) return 0;
+  std::size_t failed = 0, done = 0;
+  for (const auto& r : results) {
+    failed += r.status == "FAILED";
+    done += r.status == "ok" || r.status == "skipped";
+  }
+  print_summary(results);
+  std::printf("%zu of %zu scenes done, %zu failed%s\n", done, results.size(), failed,
+              interrupted ? ", interrupted" : "");
+  if (!summary_csv.empty()) {
+    try {
+      write_summary_csv(summary_csv, results);
+    } catch (const std::exception& e) {
+      std::cerr << "tm_generate: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  if (interrupted) return 130;
+  return failed > 0 ? 1 : 0;
 }

@@ -133,6 +133,7 @@ std::string connection_string_for(const GenerationSettings& s, const std::string
   if (s.cache_mb != defaults.cache_mb) out += ":cache_mb=" + std::to_string(s.cache_mb);
   if (s.overview_levels != defaults.overview_levels)
     out += ":overviews=" + std::to_string(s.overview_levels);
+  if (s.allow_resolution) out += ":opt.allow_resolution=YES";
   for (const auto& [name, value] : s.runtime_options)
     out += ":opt." + name + "=" + quote_value(value);
   return out;

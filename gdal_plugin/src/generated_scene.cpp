@@ -57,6 +57,17 @@ std::vector<int> covering(const std::vector<int>& origins, int window, int begin
   return out;
 }
 
+// The engine options the settings stand for, as tm_generate passes them to generate_scene.
+TilingOptions tiling_options(const GenerationSettings& s) {
+  TilingOptions options;
+  options.window_size = s.window_size;
+  options.overlap = s.overlap;
+  options.weighting = s.weighting;
+  options.edge = s.edge;
+  options.batch_size = s.batch_size;
+  return options;
+}
+
 }  // namespace
 
 // One window read and prepared for the model, waiting for its batch.
@@ -121,6 +132,7 @@ GeneratedScene::GeneratedScene(const GenerationSettings& settings, const RasterI
                                   " is not a multiple of " + std::to_string(multiple) +
                                   ", which the model needs");
     spec_ = m.spec(target);
+    provenance_ = output_provenance(m, settings_.inputs, tiling_options(settings_), target);
   });
   if (spec_.name.empty()) spec_.name = target;
   validate_target_spec(spec_, spec_.name);

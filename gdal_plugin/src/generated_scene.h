@@ -53,6 +53,9 @@ class GeneratedScene {
   const GenerationSettings& settings() const { return settings_; }
   const TargetSpec& spec() const { return spec_; }
   const SharedModel& model() const { return *model_; }
+  // What tm_generate writes into its output for the same settings (output_provenance), made
+  // when the scene is created.
+  const OutputProvenance& provenance() const { return provenance_; }
   int level_count() const { return static_cast<int>(levels_.size()); }
   const DetailLevel& level(int index) const { return levels_.at(index); }
   // Block edge in pixels: the window stride, so blocks start where windows start.
@@ -80,6 +83,7 @@ class GeneratedScene {
   GenerationSettings settings_;
   std::shared_ptr<SharedModel> model_;
   TargetSpec spec_;
+  OutputProvenance provenance_;
   std::optional<StatsVersion> standardise_;
   std::vector<DetailLevel> levels_;
   int block_size_;

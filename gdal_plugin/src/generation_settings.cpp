@@ -116,6 +116,13 @@ const std::vector<SettingKey>& setting_table() {
          "A descriptor file to start from (connection strings only)",
          {},
          false},
+        // The plugin's own opt.* key: checked where the inputs are opened, not passed on.
+        {"opt.allow_resolution",
+         "boolean",
+         "false",
+         "Accept inputs whose pixel size is far from the modality's native resolution (read "
+         "by the plugin, not passed to the runtime)",
+         {}},
         // The TerraMind runtime's options (runtime/src/runtime_settings.cpp), passed through.
         {"opt.temperature",
          "float",
@@ -217,6 +224,10 @@ void apply_setting(GenerationSettings& s, const std::string& key, const std::str
                    const std::string& base_dir) {
   const std::string name = canonical_key(key);
   const int kMaxInt = std::numeric_limits<int>::max();
+  if (name == "opt.allow_resolution") {
+    s.allow_resolution = boolean_value(name, value) == "true";
+    return;
+  }
   if (name.rfind("opt.", 0) == 0) {
     const SettingKey* entry = runtime_option_entry(name.substr(4));
     s.runtime_options[name.substr(4)] =

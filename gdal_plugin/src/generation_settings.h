@@ -41,6 +41,9 @@ struct GenerationSettings {
   int batch_size = TilingOptions{}.batch_size;
   int cache_mb = 256;        // window cache of one generated scene
   int overview_levels = -1;  // -1: automatic (halve until one window covers the scene)
+  // opt.allow_resolution: inputs whose pixel size is far from their modality's native resolution
+  // are accepted (tm_generate --allow-resolution). Read by the plugin, never passed to the runtime.
+  bool allow_resolution = false;
 };
 
 // One key of the vocabulary: the parser's key list, the driver's open option list

@@ -47,6 +47,13 @@ LevelInputs open_inputs(const GenerationSettings& settings) {
     const Modality& modality = ModalityRegistry::instance().get(input.modality);
     SceneReader reader = SceneReader::open(input.path);
     require_modality(reader.info(), modality);
+    // As tm_generate: the model only knows its native resolution (tm_generate --allow-resolution).
+    if (!settings.allow_resolution) {
+      const std::string mismatch = resolution_mismatch(reader.info(), modality);
+      if (!mismatch.empty())
+        throw RasterError(input.path + " cannot be read as " + modality.name + ": " + mismatch +
+                          " (opt.allow_resolution=YES)");
+    }
     if (!inputs.empty()) require_same_grid(inputs.front().reader.info(), reader.info());
     inputs.push_back({&modality, std::move(reader)});
   }

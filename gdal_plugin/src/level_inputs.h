@@ -14,7 +14,8 @@ struct LevelInput {
 };
 using LevelInputs = std::vector<LevelInput>;
 
-// Opens every input and checks it as generate_scene does: it exists, fits its modality, and all
+// Opens every input and checks it as generate_scene does: it exists, fits its modality, its pixel
+// size is near the modality's native resolution (unless settings.allow_resolution), and all
 // share one grid. Throws RasterError or std::invalid_argument naming the file.
 LevelInputs open_inputs(const GenerationSettings& settings);
 

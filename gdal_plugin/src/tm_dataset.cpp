@@ -2,6 +2,7 @@
 #include "tm_dataset.h"
 
 #include <exception>
+#include <map>
 #include <string>
 
 #include "connection_string.h"
@@ -13,6 +14,8 @@ namespace {
 // How overview pixels are made (gdal_plugin/README.md, "Overviews").
 constexpr const char* kOverviewPolicy =
     "each overview level k runs the model on the inputs averaged down by 2^k";
+// The metadata domain holding the provenance items without their TM_ prefix.
+constexpr const char* kProvenanceDomain = "TM";
 
 }  // namespace
 
@@ -51,8 +54,10 @@ GDALDataset* TMDataset::Open(GDALOpenInfo* open_info) {
         std::make_unique<TMDataset>(GeneratedScene::acquire(settings, source), 0, source);
     dataset->inputs_ = std::move(inputs);
     const GeneratedScene& scene = *dataset->scene_;
-    for (int level = 1; level < scene.level_count(); ++level)
+    for (int level = 1; level < scene.level_count(); ++level) {
       dataset->overviews_.push_back(std::make_unique<TMDataset>(dataset->scene_, level, source));
+      dataset->overviews_.back()->SetDescriptiveMetadata();
+    }
     dataset->SetDescription(name.c_str());
     dataset->SetDescriptiveMetadata();
     return dataset.release();
@@ -126,19 +131,23 @@ void TMDataset::SetGeoreferencing(const RasterInfo& source, int factor) {
   srs_.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
 }
 
+// tm_generate's provenance for the same settings (output_provenance: TM_<KEY> items and
+// TIFFTAG_*), plus the runtime and the overview policy; the TM_<KEY> items also as <KEY> in the
+// "TM" domain. Default-domain items survive gdal_translate into the copy, custom domains do not.
 void TMDataset::SetDescriptiveMetadata() {
-  const GenerationSettings& s = scene_->settings();
-  // The keys generate_scene writes into its outputs, plus what else made the pixels.
-  SetMetadataItem("TM_TARGET", scene_->spec().name.c_str());
-  SetMetadataItem("TM_WINDOW_SIZE", std::to_string(s.window_size).c_str());
-  SetMetadataItem("TM_WINDOW_OVERLAP", std::to_string(s.overlap).c_str());
-  SetMetadataItem("TM_BLENDING", to_string(s.weighting));
-  SetMetadataItem("TM_EDGE", to_string(s.edge));
-  if (!s.model.empty()) SetMetadataItem("TM_MODEL", s.model.c_str());
-  for (const SceneInput& input : s.inputs)
-    SetMetadataItem(("TM_INPUT_" + input.modality).c_str(), input.path.c_str());
-  SetMetadataItem("TM_RUNTIME", scene_->model().runtime_description().c_str());
-  SetMetadataItem("TM_OVERVIEWS", kOverviewPolicy);
+  const OutputProvenance& provenance = scene_->provenance();
+  std::map<std::string, std::string> items = provenance.tm_domain;
+  // A runtime without provenance(): at least the model as the settings name it.
+  if (!scene_->settings().model.empty()) items.emplace("MODEL_SOURCE", scene_->settings().model);
+  items["RUNTIME"] = scene_->model().runtime_description();
+  items["OVERVIEWS"] = kOverviewPolicy;
+  CPLStringList domain;
+  for (const auto& [key, value] : items) {
+    SetMetadataItem(("TM_" + key).c_str(), value.c_str());
+    domain.SetNameValue(key.c_str(), value.c_str());
+  }
+  for (const auto& [tag, value] : provenance.tiff_tags) SetMetadataItem(tag.c_str(), value.c_str());
+  SetMetadata(domain.List(), kProvenanceDomain);
 }
 
 CPLErr TMDataset::GetGeoTransform(double* transform) {

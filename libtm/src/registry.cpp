@@ -5,6 +5,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
 
 namespace terramind {
 namespace embedded {
@@ -55,6 +56,45 @@ std::optional<ChannelStats> parse_stats(const nlohmann::json& norm, const char* 
   return stats;
 }
 
+constexpr std::pair<QuicklookStyle, const char*> kQuicklookNames[] = {
+    {QuicklookStyle::kNone, "none"},
+    {QuicklookStyle::kTrueColour, "true_colour"},
+    {QuicklookStyle::kDbStretch, "db_stretch"},
+    {QuicklookStyle::kHillshade, "hillshade"},
+    {QuicklookStyle::kPalette, "palette"},
+    {QuicklookStyle::kNdviRamp, "ndvi_ramp"},
+};
+
+// "quicklook" and "quicklook_range": known style, one that fits the modality's bands, and a
+// range exactly where the style uses one.
+void parse_quicklook(const nlohmann::json& j, Modality& m) {
+  const std::string where = "modality registry: " + m.name + " ";
+  try {
+    m.quicklook = quicklook_style_from_string(j.value("quicklook", "none"));
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(where + e.what());
+  }
+  if (j.contains("quicklook_range")) {
+    const auto range = j.at("quicklook_range").get<std::vector<double>>();
+    if (range.size() != 2 || !(range[0] < range[1]))
+      throw std::invalid_argument(where + "quicklook_range must be [low, high] with low < high");
+    m.quicklook_range = std::array<double, 2>{range[0], range[1]};
+  }
+  const std::string style = to_string(m.quicklook);
+  if (m.quicklook != QuicklookStyle::kNone && !m.is_image())
+    throw std::invalid_argument(where + "is a sequence and cannot have a " + style + " quicklook");
+  if (m.quicklook == QuicklookStyle::kTrueColour)
+    for (const char* colour : {"RED", "GREEN", "BLUE"})
+      if (m.band_index(colour) < 0)
+        throw std::invalid_argument(where + "has no " + colour +
+                                    " band for a true_colour quicklook");
+  if (m.quicklook == QuicklookStyle::kDbStretch && !m.quicklook_range)
+    throw std::invalid_argument(where + "db_stretch quicklook needs a quicklook_range");
+  if (m.quicklook_range && m.quicklook != QuicklookStyle::kDbStretch &&
+      m.quicklook != QuicklookStyle::kTrueColour)
+    throw std::invalid_argument(where + "quicklook_range is not used by a " + style + " quicklook");
+}
+
 Modality parse_modality(const nlohmann::json& j) {
   Modality m;
   m.name = j.at("name").get<std::string>();
@@ -88,6 +128,7 @@ Modality parse_modality(const nlohmann::json& j) {
   }
   if (m.is_image() && m.bands.empty())
     throw std::invalid_argument("modality registry: image modality " + m.name + " has no bands");
+  parse_quicklook(j, m);
   return m;
 }
 
@@ -106,6 +147,21 @@ const char* to_string(ModalityKind kind) {
 }
 
 const char* to_string(StatsVersion version) { return version == StatsVersion::kV1 ? "v1" : "v0.1"; }
+
+const char* to_string(QuicklookStyle style) {
+  for (const auto& [value, name] : kQuicklookNames)
+    if (value == style) return name;
+  return "?";
+}
+
+QuicklookStyle quicklook_style_from_string(const std::string& text) {
+  std::string known;
+  for (const auto& [value, name] : kQuicklookNames) {
+    if (text == name) return value;
+    known += std::string(known.empty() ? "" : ", ") + name;
+  }
+  throw std::invalid_argument("unknown quicklook '" + text + "' (known: " + known + ")");
+}
 
 StatsVersion stats_version_from_string(const std::string& text) {
   const std::string t = lower(text);

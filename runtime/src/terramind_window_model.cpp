@@ -74,8 +74,9 @@ class TerraMindWindowModel : public WindowModel {
         {"CLAMP", settings_.clamp ? "YES" : "NO"},
         {"DEVICE", settings_.device},
     };
-    for (const auto& [name, tokenizer] : tokenizers_)
-      p["TOKENIZER_" + name] = card.tokenizers.count(name) ? card.tokenizers.at(name) : "";
+    // The card's tokenizers, not only those loaded for the targets asked for: a target's
+    // provenance must not depend on which other targets were generated with it.
+    for (const auto& [name, path] : card.tokenizers) p["TOKENIZER_" + name] = path;
     return p;
   }
 

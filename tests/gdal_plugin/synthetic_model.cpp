@@ -32,6 +32,12 @@ bool SyntheticModel::accepts_input(const std::string& modality) const {
   return modality == "S2L2A" || modality == "DEM";
 }
 
+std::map<std::string, std::string> SyntheticModel::provenance() const {
+  return {{"MODEL", "synthetic test model"},
+          {"MODEL_SOURCE", "synthetic"},
+          {"SEED", std::to_string(static_cast<long long>(settings_.seed))}};
+}
+
 void SyntheticModel::infer(const InputBatch& inputs, OutputBatch& outputs) {
   if (settings_.fail) throw std::runtime_error("synthetic model failure (opt.fail=1)");
   if (settings_.delay_ms > 0)

@@ -3,6 +3,7 @@
 // so overlapping windows disagree and blending, caching and overviews all show in the pixels.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ class SyntheticModel : public WindowModel {
   bool accepts_input(const std::string& modality) const override;
   std::optional<StatsVersion> input_standardisation() const override { return StatsVersion::kV1; }
   int window_size_multiple() const override { return 16; }
+  // MODEL, MODEL_SOURCE and SEED, as a real runtime reports what made its pixels.
+  std::map<std::string, std::string> provenance() const override;
   void infer(const InputBatch& inputs, OutputBatch& outputs) override;
 
  private:

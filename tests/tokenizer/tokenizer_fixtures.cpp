@@ -147,4 +147,20 @@ std::string text_vocabulary_path() {
   return data_dir() + "/text_tokenizer/terramind_v1_wordpiece_30k.json";
 }
 
+std::string argmax_disagreements(const at::Tensor& classes, const at::Tensor& reference,
+                                 const at::Tensor& reference_logits, double tolerance) {
+  if (classes.sizes() != reference.sizes()) return "the class maps differ in shape";
+  const auto top2 = std::get<0>(reference_logits.to(at::kDouble).topk(2, 1));
+  const auto margin = top2.select(1, 0) - top2.select(1, 1);
+  const auto differ = classes.to(at::kLong).ne(reference.to(at::kLong));
+  const auto decisive = margin.gt(2.0 * tolerance);
+  const std::int64_t wrong = differ.logical_and(decisive).sum().item<std::int64_t>();
+  if (wrong == 0) return "";
+  return std::to_string(wrong) +
+         " pixels differ where the reference's best class leads by more "
+         "than " +
+         std::to_string(2.0 * tolerance) + " (" +
+         std::to_string(differ.sum().item<std::int64_t>()) + " differ in all)";
+}
+
 }  // namespace terramind::testing

@@ -32,6 +32,13 @@ const ImageTokenizer& fixture_tokenizer(const std::string& name);
 
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
 
+// Class maps against the reference's arg-max: `classes` [N, H, W] must equal `reference` wherever
+// the reference logits [N, C, H, W] separate their best class from the runner-up by more than
+// twice `tolerance` (the logits' own bound); where two classes tie within it, either may win on
+// another CPU's BLAS kernels. Returns a description of the disagreements, empty when none.
+std::string argmax_disagreements(const at::Tensor& classes, const at::Tensor& reference,
+                                 const at::Tensor& reference_logits, double tolerance);
+
 // The published WordPiece vocabulary ($TM_SHARED/data/text_tokenizer/...).
 std::string text_vocabulary_path();
 

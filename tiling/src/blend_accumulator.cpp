@@ -87,6 +87,16 @@ std::vector<double> BlendAccumulator::alignment_offset(int row, int col, const f
   return total;
 }
 
+void BlendAccumulator::start_at(int window_row) {
+  if (next_window_row_ != 0 || touched_end_ != 0)
+    throw std::logic_error("blend: start_at on an accumulator already in use");
+  if (window_row < 0 || window_row > grid_.rows())
+    throw std::out_of_range("blend: no window row " + std::to_string(window_row));
+  next_window_row_ = window_row;
+  top_ = window_row < grid_.rows() ? grid_.window(window_row, 0).y : grid_.raster_height();
+  touched_end_ = top_;
+}
+
 FinishedRows BlendAccumulator::finish_through(int window_row) {
   FinishedRows out;
   finish_through(window_row, out);

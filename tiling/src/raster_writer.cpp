@@ -134,6 +134,10 @@ std::vector<std::string> remove_stale_partials(const std::string& path) {
   return removed;
 }
 
+std::string resumable_working_path(const std::string& path) {
+  return parent_folder(path) + "/." + base_name(path) + ".tm-resume";
+}
+
 void set_gdal_config(const std::string& key, const std::string& value) {
   ensure_gdal_registered();
   CPLSetConfigOption(key.c_str(), value.c_str());
@@ -179,7 +183,8 @@ void check_output_path(const std::string& path, bool overwrite) {
                       ")");
 }
 
-AtomicRasterWriter::AtomicRasterWriter(std::string path, RasterSpec spec, WriteOptions options)
+AtomicRasterWriter::AtomicRasterWriter(std::string path, RasterSpec spec, WriteOptions options,
+                                       bool continue_working_file)
     : path_(std::move(path)), spec_(std::move(spec)), options_(options) {
   ensure_gdal_registered();
   if (spec_.width <= 0 || spec_.height <= 0 || spec_.bands <= 0)
@@ -191,14 +196,26 @@ AtomicRasterWriter::AtomicRasterWriter(std::string path, RasterSpec spec, WriteO
     throw std::invalid_argument("more band descriptions than bands");
   check_output_path(path_, options_.overwrite);
 
-  temp_path_ = temp_name_for(path_, "tm-partial");
-  temp_slot_ = register_temp_path(temp_path_);
+  if (options_.resumable) {
+    // Not registered with the interrupt handler: a second Ctrl-C must not delete resumable work.
+    temp_path_ = resumable_working_path(path_);
+    if (continue_working_file) {
+      reopen_working_file();
+      return;
+    }
+  } else {
+    temp_path_ = temp_name_for(path_, "tm-partial");
+    temp_slot_ = register_temp_path(temp_path_);
+  }
   const std::string block = std::to_string(options_.block_size);
   CPLStringList co;
   co.AddNameValue("TILED", "YES");
   co.AddNameValue("BLOCKXSIZE", block.c_str());
   co.AddNameValue("BLOCKYSIZE", block.c_str());
   co.AddNameValue("BIGTIFF", "IF_SAFER");
+  // Resumable working files are closed at every checkpoint: without SPARSE_OK the first close
+  // would write every tile not yet generated.
+  if (options_.resumable) co.AddNameValue("SPARSE_OK", "TRUE");
   GdalErrorCapture capture;
   GDALDriver* gtiff = GetGDALDriverManager()->GetDriverByName("GTiff");
   GDALDataset* ds =
@@ -254,8 +271,51 @@ AtomicRasterWriter::AtomicRasterWriter(std::string path, RasterSpec spec, WriteO
   }
 }
 
+void AtomicRasterWriter::reopen_working_file() {
+  GdalErrorCapture capture;
+  auto* ds = static_cast<GDALDataset*>(
+      GDALOpenEx(temp_path_.c_str(), GDAL_OF_RASTER | GDAL_OF_UPDATE, nullptr, nullptr, nullptr));
+  if (!ds) throw RasterError("cannot reopen " + temp_path_ + ": " + capture.last_message());
+  dataset_ = ds;
+  const GDALDataType type = GDALGetDataTypeByName(spec_.data_type.c_str());
+  if (ds->GetRasterXSize() != spec_.width || ds->GetRasterYSize() != spec_.height ||
+      ds->GetRasterCount() != spec_.bands || ds->GetRasterBand(1)->GetRasterDataType() != type) {
+    GDALClose(static_cast<GDALDatasetH>(dataset_));
+    dataset_ = nullptr;
+    throw RasterError(temp_path_ +
+                      " does not match the output being written (size, bands or type)");
+  }
+}
+
 AtomicRasterWriter::~AtomicRasterWriter() {
-  if (!committed_) discard();
+  if (committed_) return;
+  if (!options_.resumable) {
+    discard();
+    return;
+  }
+  // Resumable: the working file stays for the next run, complete up to the last flush.
+  if (dataset_) {
+    GdalErrorCapture capture;
+    GDALClose(static_cast<GDALDatasetH>(dataset_));
+    dataset_ = nullptr;
+  }
+  remove_file_and_sidecar(cog_temp_path_);
+  unregister_temp_path(cog_temp_slot_);
+  cog_temp_slot_ = -1;
+}
+
+void AtomicRasterWriter::flush() {
+  if (!dataset_) return;
+  GdalErrorCapture capture;
+  CPLErrorReset();
+  // FlushCache alone can leave a fresh GeoTIFF's tile index unwritten (measured: a file killed
+  // after its first flush read back empty); closing writes it, and reopening is cheap.
+  GDALClose(static_cast<GDALDatasetH>(dataset_));
+  dataset_ = nullptr;
+  if (CPLGetLastErrorType() >= CE_Failure)
+    throw RasterError("writing " + path_ + " failed: " + capture.last_message() +
+                      disk_full_note(path_));
+  reopen_working_file();
 }
 
 void AtomicRasterWriter::discard() noexcept {
@@ -367,7 +427,8 @@ void AtomicRasterWriter::finish() {
                       disk_full_note(path_));
   GDALClose(src);
   dataset_ = nullptr;
-  remove_file_and_sidecar(temp_path_);
+  // A resumable working file goes only once the output is in place (publish).
+  if (!options_.resumable) remove_file_and_sidecar(temp_path_);
   finished_ = true;
 }
 
@@ -383,6 +444,7 @@ void AtomicRasterWriter::publish() {
   if (std::rename(cog_temp_path_.c_str(), path_.c_str()) != 0)
     throw RasterError("cannot move the finished output into place at " + path_ + ": " +
                       std::strerror(errno));
+  if (options_.resumable) remove_file_and_sidecar(temp_path_);
   unregister_temp_path(temp_slot_);
   unregister_temp_path(cog_temp_slot_);
   temp_slot_ = cog_temp_slot_ = -1;

@@ -32,7 +32,7 @@ void fill_invalid(FinishedRows& rows, float nodata) {
 
 TargetOutput::TargetOutput(const TargetRequest& request, const TargetSpec& spec,
                            const RasterInfo& grid, const TilingOptions& options,
-                           const OutputProvenance& provenance)
+                           const OutputProvenance& provenance, bool continue_working_files)
     : request_(request), spec_(spec) {
   RasterSpec main = base_spec(grid, provenance);
   main.nodata = spec.nodata;
@@ -48,7 +48,8 @@ TargetOutput::TargetOutput(const TargetRequest& request, const TargetSpec& spec,
     main.band_units.assign(spec.channels, spec.units);
     if (request.harmonise_offsets) main.provenance["OFFSETS_HARMONISED"] = "YES";
   }
-  main_ = std::make_unique<AtomicRasterWriter>(request.path, main, options.write);
+  main_ = std::make_unique<AtomicRasterWriter>(request.path, main, options.write,
+                                               continue_working_files);
   if (!request.probabilities_path.empty()) {
     RasterSpec probabilities = base_spec(grid, provenance);
     // One band per real class: the "No data" class (the class map's nodata) has no band.
@@ -64,7 +65,7 @@ TargetOutput::TargetOutput(const TargetRequest& request, const TargetSpec& spec,
     probabilities.nodata = kProbabilityNodata;
     probabilities.band_units.assign(probabilities.bands, "percent");
     probabilities_ = std::make_unique<AtomicRasterWriter>(request.probabilities_path, probabilities,
-                                                          options.write);
+                                                          options.write, continue_working_files);
   }
 }
 
@@ -100,6 +101,11 @@ void TargetOutput::write_classes(FinishedRows& rows) {
     }
     probabilities_->write(where, percent.data());
   }
+}
+
+void TargetOutput::flush() {
+  main_->flush();
+  if (probabilities_) probabilities_->flush();
 }
 
 void TargetOutput::finish() {

@@ -3,6 +3,8 @@
 // and blending/writing the previous one overlap inference of the current one.
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,10 +12,13 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
+#include "run_checkpoint.h"
 #include "run_resources.h"
 #include "target_output.h"
+#include "tm/checksum.h"
 #include "tm/tiling.h"
 #include "window_inputs.h"
 
@@ -26,9 +31,27 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Drops the rows of `strip` above `first_row` (an earlier run wrote them), in place.
+void trim_rows_above(FinishedRows& strip, int first_row) {
+  const int drop = std::clamp(first_row - strip.y0, 0, strip.rows);
+  if (drop == 0) return;
+  const std::size_t width = strip.width;
+  const std::size_t old_plane = static_cast<std::size_t>(strip.rows) * width;
+  const std::size_t new_plane = old_plane - static_cast<std::size_t>(drop) * width;
+  for (int ch = 0; ch < strip.channels; ++ch) {
+    const auto from = strip.values.begin() + ch * old_plane + (old_plane - new_plane);
+    std::copy(from, from + new_plane, strip.values.begin() + ch * new_plane);
+  }
+  strip.values.resize(new_plane * strip.channels);
+  strip.valid.erase(strip.valid.begin(), strip.valid.begin() + (old_plane - new_plane));
+  strip.y0 += drop;
+  strip.rows -= drop;
+}
+
 struct OpenedInput {
   const Modality* modality;
   SceneReader reader;
+  std::string name;  // the user's file, for messages
 };
 
 struct Cell {
@@ -91,6 +114,11 @@ class TiledRun {
   void infer(BatchToken& token);
   void blend_and_write(BatchToken& token);
   void finish_window_row(int row);
+  std::string fingerprint(const std::vector<TargetRequest>& targets,
+                          const std::vector<SceneInput>& inputs,
+                          const std::vector<OutputProvenance>& provenance) const;
+  bool load_checkpoint(const std::vector<TargetRequest>& targets);
+  void start_after_resumed_rows();
 
   Clock::time_point start_ = Clock::now();  // opening and checks count as run time
   WindowModel& model_;
@@ -108,8 +136,10 @@ class TiledRun {
   std::size_t skipped_ = 0;
   std::size_t inferred_ = 0;
   std::size_t batches_ = 0;
-  double model_seconds_ = 0.0;  // infer stage
-  int next_row_to_finish_ = 0;  // blend stage
+  double model_seconds_ = 0.0;                 // infer stage
+  int next_row_to_finish_ = 0;                 // blend stage
+  std::unique_ptr<RunCheckpoint> checkpoint_;  // resume only
+  int resumed_rows_ = 0;                       // raster rows an earlier run wrote
 };
 
 TiledRun::TiledRun(const std::vector<SceneInput>& inputs, WindowModel& model,
@@ -129,6 +159,23 @@ TiledRun::TiledRun(const std::vector<SceneInput>& inputs, WindowModel& model,
   grid_.emplace(info.width, info.height, options_.window_size, options_.overlap);
   prepare_targets(targets, inputs);
   size_batches();
+  start_after_resumed_rows();
+}
+
+// Windows are regenerated from the first window row that reaches below the rows already written:
+// the rows it shares with earlier windows are blended anew but not written again.
+void TiledRun::start_after_resumed_rows() {
+  if (resumed_rows_ == 0) return;
+  const WindowGrid& grid = *grid_;
+  int first = 0;
+  while (first < grid.rows()) {
+    const PixelWindow fp = grid.footprint(first, 0);
+    if (fp.y + fp.height > resumed_rows_) break;
+    ++first;
+  }
+  for (BlendAccumulator& accumulator : accumulators_) accumulator.start_at(first);
+  next_index_ = static_cast<std::size_t>(first) * grid.cols();
+  next_row_to_finish_ = first;
 }
 
 // A batch larger than the scene only wastes memory; one whose buffers cannot fit is refused before
@@ -177,7 +224,8 @@ void TiledRun::open_inputs(const std::vector<SceneInput>& inputs) {
     }
     if (!inputs_.empty()) require_same_grid(inputs_.front().reader.info(), reader.info());
     for (const auto& w : reader.info().warnings) warnings_.push_back(w);
-    inputs_.push_back({&modality, std::move(reader)});
+    inputs_.push_back(
+        {&modality, std::move(reader), input.origin.empty() ? input.path : input.origin});
   }
 }
 
@@ -224,14 +272,100 @@ void TiledRun::prepare_targets(const std::vector<TargetRequest>& targets,
     if (!request.probabilities_path.empty())
       check_output_path(request.probabilities_path, options_.write.overwrite);
   }
+  std::vector<OutputProvenance> provenance;
+  for (const TargetRequest& request : targets)
+    provenance.push_back(output_provenance(model_, inputs, options_, request.target));
+  bool continuing = false;
+  if (options_.resume) {
+    for (const TargetRequest& request : targets)
+      if (request.harmonise_offsets)
+        throw std::invalid_argument("resuming cannot be combined with offset harmonisation (" +
+                                    request.target +
+                                    "): its alignment chains every window of the scene");
+    checkpoint_ = std::make_unique<RunCheckpoint>(targets.front().path,
+                                                  fingerprint(targets, inputs, provenance));
+    continuing = load_checkpoint(targets);
+  } else {
+    for (const TargetRequest& request : targets)
+      for (const std::string* path : {&request.path, &request.probabilities_path})
+        if (!path->empty() && access(resumable_working_path(*path).c_str(), F_OK) == 0)
+          warnings_.push_back("kept " + resumable_working_path(*path) +
+                              ", the work of an interrupted resumable run: pass --resume to "
+                              "continue it, or delete it");
+  }
   const RasterInfo& info = inputs_.front().reader.info();
+  const auto open_outputs = [&](bool continue_files) {
+    outputs_.clear();
+    for (std::size_t i = 0; i < targets.size(); ++i)
+      outputs_.emplace_back(targets[i], model_.spec(targets[i].target), info, options_,
+                            provenance[i], continue_files);
+  };
+  try {
+    open_outputs(continuing);
+  } catch (const RasterError& e) {
+    if (!continuing) throw;
+    warnings_.push_back(std::string("not resuming the earlier run: ") + e.what() +
+                        "; starting over");
+    resumed_rows_ = 0;
+    open_outputs(false);
+  }
   for (const TargetRequest& request : targets) {
-    const TargetSpec spec = model_.spec(request.target);
-    outputs_.emplace_back(request, spec, info, options_,
-                          output_provenance(model_, inputs, options_, request.target));
-    accumulators_.emplace_back(*grid_, spec.channels, options_.weighting);
+    accumulators_.emplace_back(*grid_, model_.spec(request.target).channels, options_.weighting);
     strips_.emplace_back();
   }
+}
+
+// The run's identity for resuming: the inputs (files, sizes, times, grids), every output with its
+// provenance (model checksum, seed, sampling, window settings; not the date) and the write options.
+// The batch size and thread count are left out: they do not change a pixel.
+std::string TiledRun::fingerprint(const std::vector<TargetRequest>& targets,
+                                  const std::vector<SceneInput>& inputs,
+                                  const std::vector<OutputProvenance>& provenance) const {
+  std::ostringstream text;
+  text.precision(17);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const std::string& file = inputs[i].origin.empty() ? inputs[i].path : inputs[i].origin;
+    text << "input " << inputs_[i].modality->name << ' ' << file;
+    struct stat st {};
+    if (stat(file.c_str(), &st) == 0)
+      text << ' ' << st.st_size << ' ' << st.st_mtim.tv_sec << '.' << st.st_mtim.tv_nsec;
+    const RasterInfo& info = inputs_[i].reader.info();
+    text << ' ' << info.width << 'x' << info.height;
+    for (const double g : info.georef.geotransform) text << ' ' << g;
+    text << '\n';
+  }
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    text << "target " << targets[i].target << ' ' << targets[i].path << ' '
+         << targets[i].probabilities_path << '\n';
+    for (const auto& [key, value] : provenance[i].tm_domain)
+      if (key != "CREATED") text << key << '=' << value << '\n';
+  }
+  const WriteOptions& write = options_.write;
+  text << "write " << static_cast<int>(write.format) << ' ' << write.block_size << ' '
+       << write.grid.crs << ' ' << write.grid.resolution_x << ' ' << write.grid.resolution_y;
+  for (const std::string& option : write.creation_options) text << ' ' << option;
+  return sha256_hex(text.str());
+}
+
+// True when an earlier run's working files and checkpoint can be continued.
+bool TiledRun::load_checkpoint(const std::vector<TargetRequest>& targets) {
+  std::string mismatch;
+  std::optional<int> rows = checkpoint_->load(mismatch);
+  if (rows) {
+    for (const TargetRequest& request : targets)
+      for (const std::string* path : {&request.path, &request.probabilities_path})
+        if (!path->empty() && access(resumable_working_path(*path).c_str(), F_OK) != 0) {
+          mismatch = "its working file " + resumable_working_path(*path) + " is missing";
+          rows.reset();
+        }
+  }
+  if (!rows) {
+    if (!mismatch.empty())
+      warnings_.push_back("not resuming the earlier run: " + mismatch + "; starting over");
+    return false;
+  }
+  resumed_rows_ = std::min(*rows, grid_->raster_height());
+  return true;
 }
 
 Token TiledRun::read_batch() {
@@ -317,9 +451,17 @@ void TiledRun::infer(BatchToken& token) {
 }
 
 void TiledRun::finish_window_row(int row) {
+  bool wrote = false;
   for (std::size_t j = 0; j < accumulators_.size(); ++j) {
     accumulators_[j].finish_through(row, strips_[j]);
+    trim_rows_above(strips_[j], resumed_rows_);
+    wrote = wrote || strips_[j].rows > 0;
     outputs_[j].write(strips_[j]);
+  }
+  if (checkpoint_ && wrote) {
+    // Rows count as done only once they are on disk.
+    for (TargetOutput& output : outputs_) output.flush();
+    checkpoint_->save(accumulators_.front().finished_rows());
   }
 }
 
@@ -380,6 +522,14 @@ TilingSummary TiledRun::run() {
   for (const BlendAccumulator& acc : accumulators_)
     if (acc.finished_rows() != grid_->raster_height())
       throw std::logic_error("tiling finished with unwritten rows");
+  if (inferred_ == 0 && resumed_rows_ == 0) {
+    // Outputs of nothing but nodata would look like results; say what is wrong instead.
+    std::string names;
+    for (const OpenedInput& input : inputs_) names += (names.empty() ? "" : ", ") + input.name;
+    throw RasterError(names + (inputs_.size() > 1 ? " hold" : " holds") +
+                      " no valid pixel (every pixel is nodata or not a finite number"
+                      "): nothing to generate from; no output written");
+  }
   TilingSummary summary;
   for (const BlendAccumulator& acc : accumulators_) {
     summary.peak_band_rows = std::max(summary.peak_band_rows, acc.peak_active_rows());
@@ -406,7 +556,10 @@ TilingSummary TiledRun::run() {
                                                    : "; already in place: " + list));
   }
 
+  if (checkpoint_) checkpoint_->remove();
   summary.windows = grid_->count();
+  summary.resumed_rows = resumed_rows_;
+  summary.raster_rows = grid_->raster_height();
   summary.inferred = inferred_;
   summary.skipped = skipped_;
   summary.batches = batches_;

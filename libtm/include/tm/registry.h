@@ -31,6 +31,22 @@ enum class StatsVersion { kV1, kV01 };
 const char* to_string(StatsVersion version);
 StatsVersion stats_version_from_string(const std::string& text);  // "v1", "v0.1"
 
+// How a modality is drawn in a quicklook picture (tm/quicklook.h), from modalities.json's
+// "quicklook" field.
+enum class QuicklookStyle {
+  kNone,        // no picture (sequences)
+  kTrueColour,  // RED, GREEN, BLUE bands, stretched over quicklook_range or 2-98 % per band
+  kDbStretch,   // first band (VV), grey, linear over quicklook_range (dB)
+  kHillshade,   // shaded relief of the first band (elevation)
+  kPalette,     // class indices through the raster's colour table (else the LULC legend)
+  kNdviRamp,    // brown -> yellow -> green colour ramp over -1..1
+};
+
+// The JSON names: "none", "true_colour", "db_stretch", "hillshade", "palette", "ndvi_ramp".
+const char* to_string(QuicklookStyle style);
+// Throws std::invalid_argument listing the known names.
+QuicklookStyle quicklook_style_from_string(const std::string& text);
+
 struct Band {
   std::string name;       // short Sentinel name, e.g. "B8A", "VV"
   std::string long_name;  // reference constant, e.g. "NIR_NARROW"
@@ -61,6 +77,10 @@ struct Modality {
   std::vector<Band> bands;                // in model channel order; empty for sequences
   std::optional<ChannelStats> stats_v1;
   std::optional<ChannelStats> stats_v01;
+  QuicklookStyle quicklook = QuicklookStyle::kNone;
+  // Fixed display range [low, high] in the modality's units ("quicklook_range"); required by
+  // db_stretch, optional for true_colour (none: a 2-98 % stretch per band).
+  std::optional<std::array<double, 2>> quicklook_range;
 
   int channels() const { return static_cast<int>(bands.size()); }
   bool is_image() const { return kind != ModalityKind::kSequence; }

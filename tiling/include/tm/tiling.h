@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "tm/quicklook.h"  // PNG quicklooks of rasters
 #include "tm/registry.h"
 
 namespace terramind {
@@ -191,6 +192,10 @@ struct WriteOptions {
   // KEY=VALUE creation options for the GTiff/COG driver, after (so overriding) tm's defaults.
   std::vector<std::string> creation_options;
   OutputGrid grid;  // warp the finished rasters (nearest for classes, bilinear otherwise)
+  // --resume: the working file gets a fixed name beside the destination
+  // (resumable_working_path) and is kept, flushed, when the run stops before publishing, so a
+  // later run can continue it.
+  bool resumable = false;
 };
 
 // Refuses (RasterError) an existing output unless `overwrite`, a missing or unwritable folder, or a
@@ -201,7 +206,10 @@ void check_output_path(const std::string& path, bool overwrite);
 // asked) and renames it into place. Destroyed without commit(), it removes the temporary file.
 class AtomicRasterWriter {
  public:
-  AtomicRasterWriter(std::string path, RasterSpec spec, WriteOptions options = {});
+  // continue_working_file (with options.resumable): reopen the working file an interrupted run
+  // left, instead of creating it; RasterError when it does not match `spec`.
+  AtomicRasterWriter(std::string path, RasterSpec spec, WriteOptions options = {},
+                     bool continue_working_file = false);
   AtomicRasterWriter(const AtomicRasterWriter&) = delete;
   AtomicRasterWriter& operator=(const AtomicRasterWriter&) = delete;
   ~AtomicRasterWriter();
@@ -216,12 +224,15 @@ class AtomicRasterWriter {
   void commit();
   void finish();
   void publish();
+  // Everything written so far is in the working file (for a resume checkpoint).
+  void flush();
 
   const std::string& path() const { return path_; }
   const std::string& temp_path() const { return temp_path_; }
 
  private:
   void write_raw(const PixelWindow& window, const void* data, int gdal_type);
+  void reopen_working_file();
   void discard() noexcept;
 
   std::string path_;
@@ -240,6 +251,8 @@ class AtomicRasterWriter {
 // (".<name>.tm-partial-PID-N", ".<name>.tm-final-PID-N"): those of processes that no longer run are
 // removed; returns the paths removed, for the caller to report.
 std::vector<std::string> remove_stale_partials(const std::string& path);
+// The working file of a resumable output (".<name>.tm-resume"), which survives interruptions.
+std::string resumable_working_path(const std::string& path);
 
 // GDAL helpers that keep GDAL out of callers.
 bool is_known_raster_type(const std::string& gdal_type_name);
@@ -366,6 +379,9 @@ class BlendAccumulator {
   // Declares window rows up to `window_row` complete and returns the raster rows that became
   // final (possibly none).
   FinishedRows finish_through(int window_row);
+  // For a resumed run, on a fresh accumulator: window rows before `window_row` are not coming;
+  // the raster rows they alone cover count as handed out (another run wrote them).
+  void start_at(int window_row);
   // The same into `out`, reusing its buffers (no page faults for a new strip every window row).
   void finish_through(int window_row, FinishedRows& out);
 
@@ -556,6 +572,11 @@ struct TilingOptions {
   // Called after each batch is blended: windows done (skipped ones included) and total. Runs on a
   // pipeline thread, one call at a time.
   std::function<void(std::size_t done, std::size_t total)> progress;
+  // Keep finished rows in resumable working files with a checkpoint beside the first output, and
+  // continue from them when an earlier run with the same inputs, model and settings was stopped.
+  // Windows are regenerated from the last complete row on, with their own seeds, so the result
+  // equals an uninterrupted run. Not with harmonise_offsets (its alignment chains every window).
+  bool resume = false;
 };
 
 struct TilingSummary {
@@ -570,6 +591,8 @@ struct TilingSummary {
   std::size_t peak_rss_bytes = 0;  // process peak resident set (getrusage) at the end
   std::vector<std::string> outputs;
   std::vector<std::string> warnings;
+  int resumed_rows = 0;  // raster rows an interrupted run had finished (resume), of raster_rows
+  int raster_rows = 0;
   double model_busy_share() const { return seconds > 0.0 ? model_seconds / seconds : 0.0; }
 };
 
@@ -607,3 +630,5 @@ TilingSummary generate_scene(const std::vector<SceneInput>& inputs, WindowModel&
                              const TilingOptions& options = {});
 
 }  // namespace terramind
+
+#include "tm/stac_item.h"  // scene inputs from a STAC Item (uses SceneInput above)
