@@ -133,6 +133,10 @@ TokenizingSummary encode_scene(const std::string& scene_path, const std::string&
   spec.georef = scaled(info.georef, patch);
   spec.band_descriptions = {m.name + " tokens"};
   spec.metadata = meta.to_metadata();
+  const OutputProvenance provenance = tool_provenance(
+      m.name + " tokens", "the tokenizer " + card.name, {{scene_path, m.name}}, {}, false);
+  spec.provenance = provenance.tm_domain;
+  for (const auto& [key, value] : provenance.tiff_tags) spec.metadata[key] = value;
   AtomicRasterWriter writer(tokens_path, spec, options.write);
 
   const TileGrid tiles(info.width, info.height, options.tile_size);
@@ -237,6 +241,15 @@ TokenizingSummary decode_scene(const std::string& tokens_path, const ImageTokeni
                    {"TM_TOKENIZER", card.name}};
   const int64_t steps = options.steps > 0 ? options.steps : card.diffusion.default_steps;
   if (!classes) spec.metadata["TM_DIFFUSION_STEPS"] = std::to_string(steps);
+  std::map<std::string, std::string> items;
+  if (!classes) {
+    items["SEED"] = std::to_string(options.seed);
+    items["CLAMP"] = options.clamp ? "YES" : "NO";
+  }
+  const OutputProvenance provenance =
+      tool_provenance(m.name, "the tokenizer " + card.name, {{tokens_path, "TOKENS"}}, items, true);
+  spec.provenance = provenance.tm_domain;
+  for (const auto& [key, value] : provenance.tiff_tags) spec.metadata[key] = value;
   RasterSpec probabilities = spec;
   if (classes) {
     spec.bands = 1;

@@ -35,12 +35,14 @@ std::string absolute(const std::string& path) {
 
 }  // namespace
 
-OutputProvenance output_provenance(const WindowModel& model, const std::vector<SceneInput>& inputs,
-                                   const TilingOptions& options, const std::string& target) {
+OutputProvenance tool_provenance(const std::string& target, const std::string& made_by,
+                                 const std::vector<SceneInput>& inputs,
+                                 const std::map<std::string, std::string>& items,
+                                 bool ai_generated) {
   const std::time_t now = creation_time();
   OutputProvenance p;
   auto& tm = p.tm_domain;
-  tm["AI_GENERATED"] = "YES";
+  if (ai_generated) tm["AI_GENERATED"] = "YES";
   tm["TARGET"] = target;
   tm["VERSION"] = tm_version();
   tm["CREATED"] = format_time(now, "%Y-%m-%dT%H:%M:%SZ");
@@ -49,19 +51,26 @@ OutputProvenance output_provenance(const WindowModel& model, const std::vector<S
     tm["INPUT_" + (m ? m->name : input.modality)] =
         absolute(input.origin.empty() ? input.path : input.origin);
   }
-  tm["WINDOW_SIZE"] = std::to_string(options.window_size);
-  tm["WINDOW_OVERLAP"] = std::to_string(options.overlap);
-  tm["BLENDING"] = to_string(options.weighting);
-  tm["EDGE"] = to_string(options.edge);
-  for (const auto& [key, value] : model.provenance()) tm[key] = value;
-
-  const auto model_name = tm.count("MODEL") ? tm.at("MODEL") : std::string("a TerraMind model");
+  for (const auto& [key, value] : items) tm[key] = value;
   p.tiff_tags["TIFFTAG_SOFTWARE"] = std::string("tm ") + tm_version() + " (TerraMind for GDAL)";
   p.tiff_tags["TIFFTAG_DATETIME"] = format_time(now, "%Y:%m:%d %H:%M:%S");
-  p.tiff_tags["TIFFTAG_IMAGEDESCRIPTION"] = "AI-generated " + target + " by " + model_name +
-                                            " (tm " + tm_version() +
-                                            "): a model's output, not a measurement";
+  p.tiff_tags["TIFFTAG_IMAGEDESCRIPTION"] =
+      ai_generated ? "AI-generated " + target + " by " + made_by + " (tm " + tm_version() +
+                         "): a model's output, not a measurement"
+                   : target + " by " + made_by + " (tm " + tm_version() + ")";
   return p;
+}
+
+OutputProvenance output_provenance(const WindowModel& model, const std::vector<SceneInput>& inputs,
+                                   const TilingOptions& options, const std::string& target) {
+  std::map<std::string, std::string> items{{"WINDOW_SIZE", std::to_string(options.window_size)},
+                                           {"WINDOW_OVERLAP", std::to_string(options.overlap)},
+                                           {"BLENDING", to_string(options.weighting)},
+                                           {"EDGE", to_string(options.edge)}};
+  for (const auto& [key, value] : model.provenance()) items[key] = value;
+  const std::string model_name =
+      items.count("MODEL") ? items.at("MODEL") : std::string("a TerraMind model");
+  return tool_provenance(target, model_name, inputs, items, true);
 }
 
 }  // namespace terramind

@@ -607,6 +607,12 @@ struct OutputProvenance {
 };
 OutputProvenance output_provenance(const WindowModel& model, const std::vector<SceneInput>& inputs,
                                    const TilingOptions& options, const std::string& target);
+// The same for any tool: tm's items (AI_GENERATED when `ai_generated`, TARGET, VERSION, CREATED,
+// INPUT_<modality>) plus `items`, and the TIFF tags naming `made_by`.
+OutputProvenance tool_provenance(const std::string& target, const std::string& made_by,
+                                 const std::vector<SceneInput>& inputs,
+                                 const std::map<std::string, std::string>& items,
+                                 bool ai_generated);
 
 // Throws std::invalid_argument unless a model's TargetSpec can be written (channels, classes fit
 // a Byte raster, known data type). `target` names it in the message.
