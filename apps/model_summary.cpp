@@ -21,8 +21,9 @@ std::string modality_list(const std::vector<std::string>& keys, bool with_vocab)
   for (const auto& key : keys) {
     const Modality* m = ModalityRegistry::instance().find_by_key(key);
     out += (out.empty() ? "" : ", ") + (m ? m->name : key);
-    // Pixel modalities can also be fed as tokens ("tok_" keys): say which form this is.
-    if (m && m->kind == ModalityKind::kPixel && key.rfind("tok_", 0) == 0 && !with_vocab)
+    // Pixel modalities can also be fed as tokens (their token keys): say which form this is.
+    if (m && m->kind == ModalityKind::kPixel && ModalityRegistry::instance().is_token_key(key) &&
+        !with_vocab)
       out += " tokens";
     if (with_vocab && m && m->vocab_size) out += " (" + std::to_string(m->vocab_size) + ")";
   }

@@ -8,20 +8,17 @@
 #include <set>
 #include <stdexcept>
 
+#include "tm/ascii_strings.h"
+
 namespace fs = std::filesystem;
 
 namespace terramind {
 namespace {
 
-std::string lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 std::string stem_of(const std::string& path) { return fs::path(path).stem().string(); }
 
 bool has_extension(const fs::path& path, const std::set<std::string>& extensions) {
-  return extensions.count(lower(path.extension().string())) > 0;
+  return extensions.count(to_lower(path.extension().string())) > 0;
 }
 
 const std::set<std::string>& raster_extensions() {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "scene_batch.h"
+#include "tm/ascii_strings.h"
 #include "tm/model.h"
 #include "tm/runtime.h"
 #include "tm/tiling.h"
@@ -20,14 +21,6 @@ namespace po = boost::program_options;
 using namespace terramind;
 
 namespace {
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, separator);)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 // "[=======>      ]  42%  12.3 win/s  ETA 0:41" on a terminal; nothing otherwise.
 class ProgressBar {
@@ -182,7 +175,8 @@ PlannedOutputs plan_outputs(const std::string& scene, const std::vector<SceneInp
     TargetRequest request(target, base + target + ".tif");
     if (options.probabilities && model.spec(target).is_classes)
       request.probabilities_path = base + target + "_probabilities.tif";
-    request.harmonise_offsets = options.harmonise && target == "DEM";
+    const Modality* generated = ModalityRegistry::instance().find(target);
+    request.harmonise_offsets = options.harmonise && generated && generated->has_level_offsets();
     plan.all_paths.push_back(request.path);
     if (!request.probabilities_path.empty()) plan.all_paths.push_back(request.probabilities_path);
     if (options.quicklook) {
@@ -247,12 +241,6 @@ SceneResult generate_one(const SceneJob& job, const std::vector<SceneInput>& inp
   return result;
 }
 
-std::string join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
-}
-
 void print_summary(const std::vector<SceneResult>& results) {
   std::size_t width = 5;
   for (const auto& r : results) width = std::max(width, r.name.size());
@@ -291,8 +279,8 @@ void write_summary_csv(const std::string& path, const std::vector<SceneResult>& 
 
 int main(int argc, char** argv) {
   std::vector<std::string> input_args;
-  std::string targets_arg, out_dir = ".", blend = "taper", format = "cog", stac, stac_modalities,
-                           summary_csv;
+  std::string targets_arg, out_dir = ".", blend = to_string(TilingOptions{}.weighting),
+                           format = "cog", stac, stac_modalities, summary_csv;
   std::vector<std::string> creation_options, config_pairs, projwin_args, tr_args;
   std::string bbox_arg, bbox_crs, cutline, t_srs;
   RuntimeSettings settings;
@@ -315,14 +303,19 @@ int main(int argc, char** argv) {
       "table at the end; a failing scene is reported and the others are done (exit 1 if any\n"
       "failed).\n\n"
       "options");
+  std::vector<std::string> raster_modalities;  // the registry's, for --input's help
+  for (const auto& m : ModalityRegistry::instance().modalities())
+    if (m.is_image()) raster_modalities.push_back(m.name);
+  const std::string input_help =
+      "MODALITY=PATH, repeatable (" + join(raster_modalities, ", ") +
+      "); all on one grid. PATH: a raster, a folder of rasters or @LIST (a file per line): a "
+      "batch, modalities paired by file name (folders) or line (lists)";
   options.add_options()("help,h", "show this help")("version", "print the tm version")(
-      "input,i", po::value(&input_args)->multitoken(),
-      "MODALITY=PATH, repeatable (S2L2A, S2L1C, S2RGB, S1GRD, S1RTC, DEM, LULC, NDVI); all on one "
-      "grid. PATH: a raster, a folder of rasters or @LIST (a file per line): a batch, modalities "
-      "paired by file name (folders) or line (lists)")("stac", po::value(&stac),
-                                                       "a STAC item JSON (a folder of them, or "
-                                                       "@LIST) as input: its assets are mapped "
-                                                       "to modalities by band names")(
+      "input,i", po::value(&input_args)->multitoken(), input_help.c_str())(
+      "stac", po::value(&stac),
+      "a STAC item JSON (a folder of them, or "
+      "@LIST) as input: its assets are mapped "
+      "to modalities by band names")(
       "stac-modalities", po::value(&stac_modalities),
       "modalities to take from STAC items, comma-separated (default: every complete one, "
       "without those inside another, as S2RGB inside S2L2A)")(
@@ -331,30 +324,36 @@ int main(int argc, char** argv) {
       "input)")("model,m", po::value(&settings.model),
                 "model card (.json naming checkpoint and tokenizers)")(
       "out-dir,o", po::value(&out_dir)->default_value("."), "output folder")(
-      "window", po::value(&tiling.window_size)->default_value(224), "window size in pixels")(
-      "overlap", po::value(&tiling.overlap)->default_value(32),
-      "overlap between windows in pixels")("batch", po::value(&tiling.batch_size)->default_value(4),
-                                           "windows per model call")(
-      "steps", po::value(&settings.diffusion_steps)->default_value(10), "diffusion decoder steps")(
-      "decoding-steps", po::value(&settings.decoding_steps)->default_value(1),
-      "token decoding steps")("seed", po::value(&settings.seed)->default_value(0),
+      "window", po::value(&tiling.window_size)->default_value(tiling.window_size),
+      "window size in pixels")("overlap", po::value(&tiling.overlap)->default_value(tiling.overlap),
+                               "overlap between windows in pixels")(
+      "batch", po::value(&tiling.batch_size)->default_value(tiling.batch_size),
+      "windows per model call")(
+      "steps", po::value(&settings.diffusion_steps)->default_value(settings.diffusion_steps),
+      "diffusion decoder steps")(
+      "decoding-steps", po::value(&settings.decoding_steps)->default_value(settings.decoding_steps),
+      "token decoding steps")("seed", po::value(&settings.seed)->default_value(settings.seed),
                               "random seed (same seed, same output)")(
-      "temperature", po::value(&settings.temperature)->default_value(1.0),
-      "token sampling temperature")("top-p", po::value(&settings.top_p)->default_value(0.8, "0.8"),
-                                    "nucleus sampling mass")(
+      "temperature", po::value(&settings.temperature)->default_value(settings.temperature),
+      "token sampling temperature")(
+      "top-p",
+      po::value(&settings.top_p)
+          ->default_value(settings.top_p, std::to_string(settings.top_p).substr(0, 3)),
+      "nucleus sampling mass")(
       "chain-targets", po::bool_switch(&chain),
       "generate targets in the order given, each conditioned on the earlier ones (the "
       "reference's chained generation; a target then depends on the targets before it)")(
       "greedy", po::bool_switch(&greedy),
       "arg-max tokens (temperature 0): deterministic, seamless")(
-      "blend", po::value(&blend)->default_value("taper"),
-      "taper (seamless) or mean (as the paper)")("harmonise-dem", po::bool_switch(&harmonise),
-                                                 "align per-window DEM offsets on their overlaps")(
+      "blend", po::value(&blend)->default_value(blend), "taper (seamless) or mean (as the paper)")(
+      "harmonise-dem", po::bool_switch(&harmonise),
+      "align per-window DEM offsets on their overlaps")(
       "probabilities", po::bool_switch(&probabilities), "also write LULC class probabilities")(
       "no-clamp", "do not clamp diffusion outputs to mean +- 1 std (the reference clamps)")(
-      "device", po::value(&settings.device)->default_value("cpu"), "cpu or cuda")(
-      "threads", po::value(&settings.threads)->default_value(0), "LibTorch threads (0: all cores)")(
-      "head-dim", po::value(&settings.head_dim)->default_value(64),
+      "device", po::value(&settings.device)->default_value(settings.device), "cpu or cuda")(
+      "threads", po::value(&settings.threads)->default_value(settings.threads),
+      "LibTorch threads (0: all cores)")(
+      "head-dim", po::value(&settings.head_dim)->default_value(settings.head_dim),
       "head width for checkpoints without card")("pixel-grid", po::bool_switch(&pixel_grid),
                                                  "accept inputs without georeferencing")(
       "allow-resolution", po::bool_switch(&allow_resolution),
@@ -426,7 +425,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (vm.count("of")) format = vm["of"].as<std::string>();
-  for (auto& c : format) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  format = to_lower(format);
   if (format != "cog" && format != "gtiff") {
     std::cerr << "tm_generate: --format (-of) must be COG or GTiff\n";
     return 2;

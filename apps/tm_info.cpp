@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "model_summary.h"
+#include "tm/ascii_strings.h"
 #include "tm/model.h"
 #include "tm/tiling.h"
 
@@ -57,11 +58,7 @@ void print_modality(const Modality& m, std::ostream& out) {
   if (m.can_generate())
     out << "  output key     " << m.output_key << " (id " << m.output_id << ")\n";
   if (m.vocab_size) out << "  vocabulary     " << m.vocab_size << "\n";
-  if (!m.fsq_levels.empty()) {
-    out << "  FSQ levels     ";
-    for (std::size_t i = 0; i < m.fsq_levels.size(); ++i) out << (i ? "-" : "") << m.fsq_levels[i];
-    out << "\n";
-  }
+  if (!m.fsq_levels.empty()) out << "  FSQ levels     " << join(m.fsq_levels, "-") << "\n";
   if (m.max_length) out << "  max length     " << m.max_length << "\n";
   if (!m.tokenizer.empty()) out << "  tokenizer      " << m.tokenizer << "\n";
   if (!m.units.empty()) out << "  units          " << m.units << "\n";
@@ -213,23 +210,11 @@ int main(int argc, char** argv) {
       }
     }
     return status;
-  } catch (const UnknownModality& e) {
-    std::cerr << "tm_info: " << e.what() << "\n";
-    return kExitBadInput;
-  } catch (const RasterError& e) {
-    std::cerr << "tm_info: " << e.what() << "\n";
-    return kExitBadInput;
-  } catch (const CheckpointError& e) {
-    std::cerr << "tm_info: " << e.what() << "\n";
-    return kExitBadInput;
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "tm_info: " << e.what() << "\n";
-    return kExitBadInput;
   } catch (const c10::Error& e) {
     // LibTorch failures (e.g. a card too large to build) are reported, never an abort.
     std::cerr << "tm_info: " << e.what_without_backtrace() << "\n";
     return kExitBadInput;
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // UnknownModality, RasterError, CheckpointError ...
     std::cerr << "tm_info: " << e.what() << "\n";
     return kExitBadInput;
   }

@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <iostream>
 
-#include "scene_tokenizing.h"
+#include "tm/ascii_strings.h"
+#include "tm/interrupt.h"
 #include "tm/registry.h"
-#include "token_raster.h"
+#include "tm/scene_tokenizing.h"
+#include "tm/token_raster.h"
 
 namespace po = boost::program_options;
 using namespace terramind;
@@ -38,11 +40,6 @@ const char* const kUsage =
     "or the card recorded in the token raster (decode); --weights replaces the card's weights.\n\n"
     "options";
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 struct TokenizerChoice {
   std::string tokenizer, weights;
   int64_t head_dim = 64;
@@ -61,8 +58,7 @@ ImageTokenizer load_tokenizer(const TokenizerChoice& choice, const std::string& 
   } else if (!recorded_card.empty()) {
     card = TokenizerCard::from_json(recorded_card);
   } else {
-    std::string name = modality;
-    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string name = to_lower(modality);
     std::error_code ec;  // installed: <prefix>/bin/../share/tm; in the build tree: the sources'
     auto cards = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().parent_path();
     if (ec || !std::filesystem::is_directory(cards /= "share/tm/tokenizer_cards"))
@@ -161,7 +157,7 @@ int main(int argc, char** argv) {
       const auto s = encode_scene(input, m.name, tokenizer, output, o);
       std::cout << "wrote " << output << ": " << s.width << "x" << s.height << " " << s.data_type
                 << " tokens of " << tokenizer.card().name << " (FSQ "
-                << levels_text(tokenizer.card().fsq_levels) << ", vocabulary "
+                << join(tokenizer.card().fsq_levels, "-") << ", vocabulary "
                 << tokenizer.vocab_size() << "), " << s.tiles << " tiles of " << s.tile_size
                 << " px in " << s.seconds << " s\n";
     } else {

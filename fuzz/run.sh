@@ -99,7 +99,8 @@ run_one() {
   echo "$rc" >"$BUILD_DIR/logs/$t.rc"
 }
 
-echo "== Fuzzing ${#targets[@]} targets, ${RUNS:+$RUNS runs}${RUNS:-$SECONDS_EACH s} each, $JOBS at a time"
+if [ -n "$RUNS" ]; then budget="$RUNS runs"; else budget="$SECONDS_EACH s"; fi
+echo "== Fuzzing ${#targets[@]} targets, $budget each, $JOBS at a time"
 fuzz_start=$(date +%s)
 for t in "${targets[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done

@@ -1,13 +1,13 @@
-// Fuzz target: token raster metadata (TokenRasterMetadata::from_metadata in apps/token_raster.cpp),
-// the GDAL metadata items tm_tokenize reads back. Input: "KEY=VALUE" lines. Parsed metadata must
-// survive to_metadata -> from_metadata unchanged.
+// Fuzz target: token raster metadata (TokenRasterMetadata::from_metadata in
+// tiling/src/token_raster.cpp), the GDAL metadata items tm_tokenize reads back. Input: "KEY=VALUE"
+// lines. Parsed metadata must survive to_metadata -> from_metadata unchanged.
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
 
 #include "fuzz_support.h"
-#include "token_raster.h"
+#include "tm/token_raster.h"
 
 namespace {
 
@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     return 0;
   }
   try {
-    const auto again = terramind::TokenRasterMetadata::from_metadata(meta.to_metadata(), "fuzz.tif");
+    const auto again =
+        terramind::TokenRasterMetadata::from_metadata(meta.to_metadata(), "fuzz.tif");
     if (!same(meta, again)) tm_fuzz::invariant_failed("round trip changed the metadata", "");
   } catch (const std::runtime_error& e) {
     tm_fuzz::invariant_failed("to_metadata output does not parse", e.what());

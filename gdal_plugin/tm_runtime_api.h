@@ -4,7 +4,7 @@
 // GDAL 3.6 loads every plugin into every GDAL process (QGIS at start-up included), so gdal_TM.so
 // links neither libtm's model nor LibTorch. On the first Open it dlopen()s the runtime library and
 // calls its single C entry point, TM_RUNTIME_ENTRY_POINT, which hands back a versioned table of
-// functions. The models it opens implement terramind::WindowModel (tm/tiling.h), the same
+// functions. The models it opens implement terramind::WindowModel (tm/window_model.h), the same
 // interface generate_scene drives, so the plugin and tm_generate produce the same pixels.
 //
 // Writing a runtime:
@@ -26,12 +26,13 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "tm/tiling.h"
+#include "tm/window_model.h"  // the C++ types TM_RUNTIME_TILING_INTERFACE covers
 
 // Version of the function table. Bump when TmRuntimeApi or the settings JSON change incompatibly.
 #define TM_RUNTIME_API_VERSION 1u
-// Version of the C++ types that cross the boundary (WindowModel, TargetSpec, InputBatch,
-// OutputBatch, LulcClass). Bump whenever one of them changes layout or virtual functions.
+// Version of the C++ types that cross the boundary (tm/window_model.h: WindowModel, TargetSpec,
+// InputBatch, OutputBatch, PixelWindow, LulcClass). Bump whenever one of them changes layout or
+// virtual functions.
 #define TM_RUNTIME_TILING_INTERFACE 2  // 2: WindowModel::provenance, TargetSpec::units
 
 #define TM_RUNTIME_STRINGIFY_(x) #x

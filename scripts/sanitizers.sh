@@ -94,6 +94,11 @@ lsan tokenize_decode_lulc 0 "$apps/tm_tokenize" decode "$scratch/lulc_tokens.tif
   --out "$scratch/lulc.tif" --probabilities "$scratch/lulc_p.tif"
 lsan generate 0 "$apps/tm_generate" --input S2L2A="$scene" --to S1GRD,LULC --model "$card" \
   --out-dir "$scratch/generated" --steps 2
+mkdir -p "$scratch/batch_in"
+cp "$samples"/S2L2A/282D_485L_3_3.tif "$samples"/S2L2A/38D_378R_2_3.tif "$scratch/batch_in/"
+lsan generate_batch_resume_quicklook 0 "$apps/tm_generate" --input S2L2A="$scratch/batch_in" \
+  --to S1GRD,LULC --model "$card" --out-dir "$scratch/batch_out" --steps 2 --resume --quicklook \
+  --summary "$scratch/batch_out/summary.csv"
 lsan generate_bad_model 1 "$apps/tm_generate" --input S2L2A="$scene" --to LULC \
   --model "$fixtures/fsq.pt" --out-dir "$scratch/none"
 echo "== Leak checks: $(($(date +%s) - tested)) s; total $(($(date +%s) - start)) s"

@@ -50,4 +50,4 @@ echo "== Main job: generate S1GRD and LULC for the bundled sample scene"
 "$BUILD_DIR/apps/tm_generate" --input S2L2A="$BUILD_DIR/sample_data/s2l2a_sample.tif" \
   --to S1GRD,LULC --model sample_data/fixture_models/terramind_fixture.json \
   --out-dir "$BUILD_DIR/sample_out" --overwrite
-echo "== Done. Tools are in $BUILD_DIR/apps; run the tests with: ctest --test-dir $BUILD_DIR --output-on-failure -j2"
+echo "== Done. Tools are in $BUILD_DIR/apps; run the tests with: scripts/test.sh (or scripts/test.sh --quick for the suite alone)"

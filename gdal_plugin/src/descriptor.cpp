@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "tm/ascii_strings.h"
+
 namespace terramind::gdal_plugin {
 namespace {
 
@@ -16,10 +18,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::string extension_of(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext;
+  return to_lower(fs::path(path).extension().string());
 }
 
 // A scalar member as the text a connection string would carry.

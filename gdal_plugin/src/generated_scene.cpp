@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -41,12 +40,6 @@ struct SceneTable {
 SceneTable& scene_table() {
   static auto* table = new SceneTable();  // leaked: scenes own models (see shared_model.cpp)
   return *table;
-}
-
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
 }
 
 // Grid rows (or columns) whose windows reach into [begin, begin + length).
@@ -117,27 +110,13 @@ GeneratedScene::GeneratedScene(const GenerationSettings& settings, const RasterI
       cache_(static_cast<std::size_t>(settings.cache_mb) << 20) {
   const std::string& target = settings_.targets.at(0);
   model_->locked([&](WindowModel& m) {
-    const std::vector<std::string> offered = m.targets();
-    if (std::find(offered.begin(), offered.end(), target) == offered.end())
-      throw std::invalid_argument("the model cannot generate " + target + " (it offers " +
-                                  join(offered) + ")");
-    for (const SceneInput& input : settings_.inputs)
-      if (!m.accepts_input(input.modality))
-        throw std::invalid_argument("the model does not take " + input.modality + " as input (" +
-                                    input.path + ")");
-    standardise_ = m.input_standardisation();
-    const int multiple = std::max(1, m.window_size_multiple());
-    if (settings_.window_size % multiple != 0)
-      throw std::invalid_argument("window " + std::to_string(settings_.window_size) +
-                                  " is not a multiple of " + std::to_string(multiple) +
-                                  ", which the model needs");
-    spec_ = m.spec(target);
+    // The checks of generate_scene: inputs, target and window size.
+    RunPlan plan = validate_run(m, settings_.inputs, {target}, settings_.window_size);
+    standardise_ = plan.standardise;
+    spec_ = std::move(plan.targets.front());
     provenance_ = output_provenance(m, settings_.inputs, tiling_options(settings_), target);
   });
   if (spec_.name.empty()) spec_.name = target;
-  validate_target_spec(spec_, spec_.name);
-  for (const SceneInput& input : settings_.inputs)
-    require_standardisation(ModalityRegistry::instance().get(input.modality), standardise_);
 
   const int w = source.width, h = source.height, size = settings_.window_size;
   std::vector<int> factors = overview_factors(w, h, size, settings_.overview_levels);
@@ -156,72 +135,45 @@ BlendedBlock GeneratedScene::blend(int level_index, const PixelWindow& area,
   const DetailLevel& level = levels_.at(level_index);
   const WindowGrid& grid = level.grid;
   const int size = grid.window_size();
-  std::vector<Cell> cells;  // row-major, the order BlendAccumulator adds windows in
+  std::vector<GridCell> cells;  // row-major, the order BlendAccumulator adds windows in
   for (const int r : covering(grid.row_origins(), size, area.y, area.height))
     for (const int c : covering(grid.col_origins(), size, area.x, area.width))
       cells.push_back({r, c});
   const auto windows = fetch(level_index, cells, inputs);
 
+  // The blend arithmetic of generate_scene (blend_add, blend_normalise), in the same window order.
   const int channels = spec_.channels;
   const std::size_t plane = static_cast<std::size_t>(area.width) * area.height;
-  const std::size_t window_plane = static_cast<std::size_t>(size) * size;
   std::vector<double> sums(plane * channels, 0.0), weights(plane, 0.0);
+  const BlendSums into{area, channels, 0, sums.data(), weights.data()};
   for (std::size_t k = 0; k < cells.size(); ++k) {
     const GeneratedWindow& window = *windows[k];
     if (window.skipped) continue;
-    const PixelWindow fp = grid.footprint(cells[k].row, cells[k].col);
-    const int x0 = std::max(fp.x, area.x), x1 = std::min(fp.x + fp.width, area.x + area.width);
-    const int y0 = std::max(fp.y, area.y), y1 = std::min(fp.y + fp.height, area.y + area.height);
-    const std::vector<float>& wy = level.weights.row_weights(cells[k].row);
-    const std::vector<float>& wx = level.weights.col_weights(cells[k].col);
-    for (int y = y0; y < y1; ++y) {
-      const int r = y - fp.y;
-      for (int x = x0; x < x1; ++x) {
-        const int c = x - fp.x;
-        const std::size_t pixel = static_cast<std::size_t>(r) * size + c;
-        if (!window.valid[pixel]) continue;
-        // The same double arithmetic as BlendAccumulator::add, in the same window order.
-        const double w = static_cast<double>(wy[r]) * wx[c];
-        const std::size_t p = static_cast<std::size_t>(y - area.y) * area.width + (x - area.x);
-        weights[p] += w;
-        for (int ch = 0; ch < channels; ++ch)
-          sums[ch * plane + p] += w * window.values[ch * window_plane + pixel];
-      }
-    }
+    blend_add(into, grid, level.weights, cells[k].row, cells[k].col, window.values.data(),
+              window.valid.data());
   }
 
   BlendedBlock out;
   out.area = area;
   out.channels = channels;
-  out.values.assign(plane * channels, std::numeric_limits<float>::quiet_NaN());
-  out.valid.assign(plane, 0);
-  for (std::size_t p = 0; p < plane; ++p) {
-    if (weights[p] <= 0.0) continue;
-    out.valid[p] = 1;
-    for (int ch = 0; ch < channels; ++ch)
-      out.values[ch * plane + p] = static_cast<float>(sums[ch * plane + p] / weights[p]);
-  }
+  out.values.resize(plane * channels);
+  out.valid.resize(plane);
+  blend_normalise(into, area.y, area.height, out.values.data(), out.valid.data(), false);
   return out;
 }
 
 std::vector<std::shared_ptr<const GeneratedWindow>> GeneratedScene::fetch(
-    int level, const std::vector<Cell>& cells, const LevelInputs& inputs) {
+    int level, const std::vector<GridCell>& cells, const LevelInputs& inputs) {
   const WindowGrid& grid = levels_.at(level).grid;
   const std::size_t plane = static_cast<std::size_t>(grid.window_size()) * grid.window_size();
   std::vector<std::shared_ptr<const GeneratedWindow>> out(cells.size());
   std::vector<PreparedWindow> pending;
-  std::vector<WindowData> reads(inputs.size());
+  CellReader reader(inputs, settings_.edge, standardise_);  // generate_scene's read stage
   for (std::size_t i = 0; i < cells.size(); ++i) {
     const WindowKey key{level, cells[i].row, cells[i].col};
     if ((out[i] = cache_.find(key))) continue;
-    // Read and prepare exactly as generate_scene's read stage does.
     const PixelWindow window = grid.window(cells[i].row, cells[i].col);
-    bool any_valid = false;
-    for (std::size_t j = 0; j < inputs.size(); ++j) {
-      reads[j] = read_input_window(inputs[j].reader, *inputs[j].modality, window, settings_.edge);
-      any_valid = any_valid || reads[j].valid_count() > 0;
-    }
-    if (!any_valid) {  // nothing to generate from: the window adds nothing
+    if (!reader.read(window)) {  // nothing to generate from: the window adds nothing
       auto skipped = std::make_shared<GeneratedWindow>();
       skipped->skipped = true;
       cache_.insert(key, skipped);
@@ -229,15 +181,14 @@ std::vector<std::shared_ptr<const GeneratedWindow>> GeneratedScene::fetch(
       ++skipped_;
       continue;
     }
-    PreparedWindow prepared{i, key, window, {}, {}, std::vector<std::uint8_t>(plane, 0)};
+    PreparedWindow prepared{i, key, window, {}, {}, std::vector<std::uint8_t>(plane)};
     for (std::size_t j = 0; j < inputs.size(); ++j) {
       prepared.values.emplace_back(static_cast<std::size_t>(inputs[j].modality->channels()) *
                                    plane);
       prepared.valids.emplace_back(plane);
-      prepare_window(reads[j], *inputs[j].modality, standardise_, prepared.values[j].data(),
-                     prepared.valids[j].data());
-      for (std::size_t p = 0; p < plane; ++p) prepared.valid[p] |= reads[j].valid[p];
+      reader.prepare(j, prepared.values[j].data(), prepared.valids[j].data());
     }
+    reader.any_valid(prepared.valid.data());
     pending.push_back(std::move(prepared));
     if (pending.size() == static_cast<std::size_t>(settings_.batch_size)) {
       generate(level, pending, out);

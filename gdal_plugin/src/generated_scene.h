@@ -69,13 +69,9 @@ class GeneratedScene {
   SceneStatistics statistics() const;
 
  private:
-  struct Cell {
-    int row;
-    int col;
-  };
   struct PreparedWindow;
   std::vector<std::shared_ptr<const GeneratedWindow>> fetch(int level,
-                                                            const std::vector<Cell>& cells,
+                                                            const std::vector<GridCell>& cells,
                                                             const LevelInputs& inputs);
   void generate(int level, std::vector<PreparedWindow>& pending,
                 std::vector<std::shared_ptr<const GeneratedWindow>>& out);

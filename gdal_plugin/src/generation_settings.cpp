@@ -8,16 +8,12 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "tm/ascii_strings.h"
+
 namespace terramind::gdal_plugin {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
 
 template <typename Int>
 Int parse_integer(const std::string& key, const std::string& value, Int min, Int max) {
@@ -186,7 +182,7 @@ namespace {
 
 // The table's entry for a runtime option name (case-insensitive), or nullptr.
 const SettingKey* runtime_option_entry(const std::string& name) {
-  const std::string wanted = "opt." + lower(name);
+  const std::string wanted = "opt." + to_lower(name);
   for (const SettingKey& key : setting_table())
     if (key.name == wanted) return &key;
   return nullptr;
@@ -194,7 +190,7 @@ const SettingKey* runtime_option_entry(const std::string& name) {
 
 // GDAL's spellings of a boolean (CPLTestBool) as the TerraMind runtime reads them.
 std::string boolean_value(const std::string& key, const std::string& value) {
-  const std::string v = lower(value);
+  const std::string v = to_lower(value);
   if (v == "true" || v == "yes" || v == "on" || v == "1") return "true";
   if (v == "false" || v == "no" || v == "off" || v == "0") return "false";
   throw SettingsError(key + " must be a boolean (true/false, yes/no, on/off, 1/0), got '" + value +
@@ -204,7 +200,7 @@ std::string boolean_value(const std::string& key, const std::string& value) {
 }  // namespace
 
 std::string canonical_key(const std::string& key) {
-  const std::string name = lower(key);
+  const std::string name = to_lower(key);
   const auto& keys = setting_keys();
   if (std::find(keys.begin(), keys.end(), name) != keys.end()) return name;
   if (name.rfind("opt.", 0) == 0 && name.size() > 4) {
@@ -268,7 +264,7 @@ void apply_setting(GenerationSettings& s, const std::string& key, const std::str
   } else if (name == "cache_mb") {
     s.cache_mb = parse_integer<int>(name, value, 0, kMaxInt);
   } else if (name == "overviews") {
-    s.overview_levels = lower(value) == "auto" ? -1 : parse_integer<int>(name, value, 0, 16);
+    s.overview_levels = to_lower(value) == "auto" ? -1 : parse_integer<int>(name, value, 0, 16);
   } else {  // a modality: an input scene
     const std::string path = resolve_path(value, base_dir);
     auto same = [&](const SceneInput& in) { return in.modality == name; };

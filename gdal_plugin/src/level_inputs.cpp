@@ -14,7 +14,7 @@ namespace {
 
 // Class maps cannot be averaged: the most frequent class stands for the coarse pixel.
 const char* resampling_for(const Modality& modality) {
-  return modality.units == "class index" ? "mode" : "average";
+  return modality.is_class_map() ? "mode" : "average";
 }
 
 // Writes a VRT of `path` resampled to width x height into /vsimem and returns its name.
@@ -42,22 +42,9 @@ std::string write_downsampled_vrt(const std::string& path, const Modality& modal
 }  // namespace
 
 LevelInputs open_inputs(const GenerationSettings& settings) {
-  LevelInputs inputs;
-  for (const SceneInput& input : settings.inputs) {
-    const Modality& modality = ModalityRegistry::instance().get(input.modality);
-    SceneReader reader = SceneReader::open(input.path);
-    require_modality(reader.info(), modality);
-    // As tm_generate: the model only knows its native resolution (tm_generate --allow-resolution).
-    if (!settings.allow_resolution) {
-      const std::string mismatch = resolution_mismatch(reader.info(), modality);
-      if (!mismatch.empty())
-        throw RasterError(input.path + " cannot be read as " + modality.name + ": " + mismatch +
-                          " (opt.allow_resolution=YES)");
-    }
-    if (!inputs.empty()) require_same_grid(inputs.front().reader.info(), reader.info());
-    inputs.push_back({&modality, std::move(reader)});
-  }
-  return inputs;
+  OpenOptions options;  // georeferencing required, as tm_generate without --pixel-grid
+  options.allow_any_resolution = settings.allow_resolution;  // tm_generate --allow-resolution
+  return open_scene_inputs(settings.inputs, options, " (opt.allow_resolution=YES)");
 }
 
 LevelInputs open_downsampled_inputs(const GenerationSettings& settings, int width, int height) {
@@ -70,7 +57,7 @@ LevelInputs open_downsampled_inputs(const GenerationSettings& settings, int widt
       std::string path;
       ~Unlink() { VSIUnlink(path.c_str()); }
     } unlink{vrt};
-    inputs.push_back({&modality, SceneReader::open(vrt)});
+    inputs.push_back({&modality, SceneReader::open(vrt), input.path});
   }
   return inputs;
 }

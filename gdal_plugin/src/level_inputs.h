@@ -5,18 +5,17 @@
 #include <vector>
 
 #include "generation_settings.h"
+#include "tm/window_engine.h"
 
 namespace terramind::gdal_plugin {
 
-struct LevelInput {
-  const Modality* modality;
-  SceneReader reader;
-};
-using LevelInputs = std::vector<LevelInput>;
+using LevelInputs = std::vector<OpenedInput>;
 
-// Opens every input and checks it as generate_scene does: it exists, fits its modality, its pixel
-// size is near the modality's native resolution (unless settings.allow_resolution), and all
-// share one grid. Throws RasterError or std::invalid_argument naming the file.
+// Opens every input and checks it as generate_scene does (open_scene_inputs): each modality given
+// once, the file exists and fits its modality, its pixel size is near the modality's native
+// resolution (unless settings.allow_resolution), and all share one grid. Throws RasterError or
+// std::invalid_argument naming the file. Whether the model takes the inputs is checked with the
+// model (validate_run, GeneratedScene).
 LevelInputs open_inputs(const GenerationSettings& settings);
 
 // The inputs resampled to width x height (the same extent), through in-memory VRTs: average for

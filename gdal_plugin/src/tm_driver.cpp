@@ -8,6 +8,7 @@
 
 #include "generation_settings.h"
 #include "shared_model.h"
+#include "tm/ascii_strings.h"
 #include "tm_dataset.h"
 #include "tm_runtime_api.h"
 
@@ -48,8 +49,7 @@ std::string open_option_list() {
   std::string xml = "<OpenOptionList>";
   for (const SettingKey& key : terramind::gdal_plugin::setting_table()) {
     if (!key.open_option) continue;
-    std::string name = key.name;
-    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string name = terramind::to_upper(key.name);
     xml += "<Option name='" + xml_escaped(name) + "' type='" + key.type + "' description='" +
            xml_escaped(key.description) + "'";
     if (!key.default_value.empty()) xml += " default='" + xml_escaped(key.default_value) + "'";

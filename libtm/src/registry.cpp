@@ -7,24 +7,14 @@
 #include <sstream>
 #include <utility>
 
+#include "tm/ascii_strings.h"
+
 namespace terramind {
 namespace embedded {
 extern const char* const kModalitiesJson;
 }
 
 namespace {
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-std::string upper(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return text;
-}
 
 ModalityKind parse_kind(const std::string& text) {
   if (text == "pixel") return ModalityKind::kPixel;
@@ -128,6 +118,14 @@ Modality parse_modality(const nlohmann::json& j) {
   }
   if (m.is_image() && m.bands.empty())
     throw std::invalid_argument("modality registry: image modality " + m.name + " has no bands");
+  m.class_map = j.value("class_map", false);
+  m.level_offsets = j.value("level_offsets", false);
+  if (m.class_map && (!m.is_image() || m.channels() != 1))
+    throw std::invalid_argument("modality registry: class map " + m.name +
+                                " must be an image modality with one band");
+  if (m.level_offsets && (!m.is_image() || m.class_map))
+    throw std::invalid_argument("modality registry: level offsets of " + m.name +
+                                " need a continuous image modality");
   parse_quicklook(j, m);
   return m;
 }
@@ -164,14 +162,14 @@ QuicklookStyle quicklook_style_from_string(const std::string& text) {
 }
 
 StatsVersion stats_version_from_string(const std::string& text) {
-  const std::string t = lower(text);
+  const std::string t = to_lower(text);
   if (t == "v1" || t == "1" || t == "1.0") return StatsVersion::kV1;
   if (t == "v0.1" || t == "0.1" || t == "v01") return StatsVersion::kV01;
   throw std::invalid_argument("unknown normalisation version '" + text + "' (use v1 or v0.1)");
 }
 
 std::string canonical_band_name(const std::string& text) {
-  std::string t = upper(text);
+  std::string t = to_upper(text);
   // Sentinel-2 band numbers: B1 -> B01, B8A stays.
   if (t.size() == 2 && t[0] == 'B' && std::isdigit(static_cast<unsigned char>(t[1])))
     return std::string("B0") + t[1];
@@ -193,7 +191,7 @@ const ChannelStats& Modality::stats(StatsVersion version) const {
 int Modality::band_index(const std::string& band_name) const {
   const std::string wanted = canonical_band_name(band_name);
   for (std::size_t i = 0; i < bands.size(); ++i)
-    if (canonical_band_name(bands[i].name) == wanted || upper(bands[i].long_name) == wanted)
+    if (canonical_band_name(bands[i].name) == wanted || to_upper(bands[i].long_name) == wanted)
       return static_cast<int>(i);
   return -1;
 }
@@ -220,7 +218,7 @@ ModalityRegistry ModalityRegistry::from_json(const std::string& json_text) {
     std::vector<std::string> names = m.aliases;
     names.push_back(m.name);
     for (const auto& n : names) {
-      const std::string key = lower(n);
+      const std::string key = to_lower(n);
       if (std::find(seen.begin(), seen.end(), key) != seen.end())
         throw std::invalid_argument("modality registry: name '" + n + "' is used twice");
       seen.push_back(key);
@@ -235,11 +233,11 @@ const ModalityRegistry& ModalityRegistry::instance() {
 }
 
 const Modality* ModalityRegistry::find(const std::string& name_or_alias) const {
-  const std::string wanted = lower(name_or_alias);
+  const std::string wanted = to_lower(name_or_alias);
   for (const auto& m : modalities_) {
-    if (lower(m.name) == wanted) return &m;
+    if (to_lower(m.name) == wanted) return &m;
     for (const auto& a : m.aliases)
-      if (lower(a) == wanted) return &m;
+      if (to_lower(a) == wanted) return &m;
   }
   return nullptr;
 }
@@ -256,6 +254,20 @@ const Modality* ModalityRegistry::find_by_key(const std::string& key) const {
   for (const auto& m : modalities_)
     if (m.input_key == key || m.output_key == key) return &m;
   return nullptr;
+}
+
+bool ModalityRegistry::is_pixel_input_key(const std::string& key) const {
+  for (const auto& m : modalities_)
+    if (m.kind == ModalityKind::kPixel && m.input_key == key) return true;
+  return false;
+}
+
+bool ModalityRegistry::is_token_key(const std::string& key) const {
+  for (const auto& m : modalities_)
+    if (m.is_image() && !key.empty() &&
+        (m.output_key == key || (m.kind == ModalityKind::kImageToken && m.input_key == key)))
+      return true;
+  return false;
 }
 
 const char* tm_version() { return TM_VERSION_STRING; }

@@ -1,20 +1,18 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 
+#include "tm/ascii_strings.h"
 #include "tm/runtime.h"
 
 namespace terramind {
 namespace {
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
+// An options key the runtime does not know; passed on as it is, not as a bad number.
+class UnknownRuntimeOption : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
 
 }  // namespace
 
@@ -72,18 +70,17 @@ RuntimeSettings runtime_settings_from_json(const std::string& json_text) {
       else if (key == "chain")
         s.chain_targets = v == "true" || v == "1" || v == "yes";
       else if (key == "targets")
-        s.targets = split_list(v);
+        s.targets = split(v, ',');
       else
-        throw std::invalid_argument("unknown runtime option '" + key +
-                                    "' (temperature, top_p, top_k, decoding_steps, head_dim, "
-                                    "clamp, chain, targets)");
+        throw UnknownRuntimeOption("unknown runtime option '" + key +
+                                   "' (temperature, top_p, top_k, decoding_steps, head_dim, "
+                                   "clamp, chain, targets)");
     }
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(std::string("runtime settings: ") + e.what());
+  } catch (const UnknownRuntimeOption&) {
+    throw;
   } catch (const std::logic_error& e) {  // stod/stoll
-    if (dynamic_cast<const std::invalid_argument*>(&e) &&
-        std::string(e.what()).rfind("unknown runtime option", 0) == 0)
-      throw;
     throw std::invalid_argument(std::string("runtime settings: bad number: ") + e.what());
   }
   return s;

@@ -84,7 +84,7 @@ class TerraMindWindowModel : public WindowModel {
     try {
       const std::string key = model_.input_key(modality);
       // Token inputs (LULC, NDVI) need their tokenizer to become tokens.
-      return key.rfind("untok_", 0) == 0 ||
+      return ModalityRegistry::instance().is_pixel_input_key(key) ||
              tokenizers_.count(ModalityRegistry::instance().get(modality).name);
     } catch (const std::exception&) {
       return false;
@@ -106,13 +106,13 @@ class TerraMindWindowModel : public WindowModel {
       auto values = torch::from_blob(const_cast<float*>(input.values.data()),
                                      {n, input.channels, size, size}, torch::kFloat32);
       const Modality& m = ModalityRegistry::instance().get(input.modality);
-      if (model_.input_key(m.name).rfind("untok_", 0) == 0) {
+      if (ModalityRegistry::instance().is_pixel_input_key(model_.input_key(m.name))) {
         inputs.emplace_back(m.name, values);
       } else {  // tokenized input: raster -> tokens with its tokenizer
         const ImageTokenizer& tokenizer = tokenizers_.at(m.name);
         const auto prepared = tokenizer.card().class_input
                                   ? values.squeeze(1).round().to(torch::kLong)
-                                  : tokenizer.standardize(values);
+                                  : tokenizer.standardise(values);
         inputs.emplace_back(m.name, tokenizer.encode(prepared));
       }
     }
@@ -165,7 +165,7 @@ class TerraMindWindowModel : public WindowModel {
     DecodeOptions options;
     options.steps = settings_.diffusion_steps;
     options.clamp = settings_.clamp;
-    const int64_t size = tokens.size(1) * 16;
+    const int64_t size = tokens.size(1) * tokenizer.card().patch_size;  // decoded image side
     std::vector<torch::Tensor> noise;
     for (int64_t i = 0; i < count; ++i) {
       const int64_t window = window_seed(settings_.seed, batch.windows[w0 + i]);
@@ -174,7 +174,7 @@ class TerraMindWindowModel : public WindowModel {
       noise.push_back(torch::randn({1, tokenizer.card().channels, size, size}, generator));
     }
     options.noise = torch::cat(noise, 0);
-    return tokenizer.destandardize(tokenizer.decode(tokens, options));
+    return tokenizer.destandardise(tokenizer.decode(tokens, options));
   }
 
   static std::string number(double v) {
@@ -230,7 +230,7 @@ std::unique_ptr<WindowModel> open_terramind_window_model(const RuntimeSettings& 
   // Tokenized inputs the model accepts (LULC, NDVI) get their tokenizers when the card has them.
   for (const auto& key : card.encoder_modalities) {
     const Modality* m = registry.find_by_key(key);
-    if (m && key.rfind("tok_", 0) == 0 && !tokenizers.count(m->name) &&
+    if (m && registry.is_token_key(key) && !tokenizers.count(m->name) &&
         card.tokenizers.count(m->name))
       load_tokenizer(m->name);
   }

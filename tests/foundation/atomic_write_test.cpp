@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "test_paths.h"
+#include "tm/testing/interrupt.h"
 #include "tm/tiling.h"
 
 using namespace terramind;

@@ -235,3 +235,36 @@ TEST(Registry, RejectsInconsistentDocuments) {
       "lulc_classes": {"classes": []}})";
   EXPECT_THROW(ModalityRegistry::from_json(duplicate), std::invalid_argument);
 }
+
+TEST(Registry, KeyKindsComeFromTheKeyTables) {
+  for (const auto& m : registry().modalities()) {
+    EXPECT_EQ(registry().is_pixel_input_key(m.input_key), m.kind == ModalityKind::kPixel) << m.name;
+    if (m.is_image() && m.can_generate()) {
+      EXPECT_TRUE(registry().is_token_key(m.output_key)) << m.name;
+      EXPECT_FALSE(registry().is_pixel_input_key(m.output_key)) << m.name;
+    }
+  }
+  EXPECT_TRUE(registry().is_pixel_input_key("untok_sen2l2a@224"));
+  EXPECT_TRUE(registry().is_token_key("tok_sen2l2a@224")) << "pixel modalities fed as tokens";
+  EXPECT_TRUE(registry().is_token_key("tok_lulc@224"));
+  EXPECT_FALSE(registry().is_token_key("untok_sen2l2a@224"));
+  for (const char* other : {"coords", "caption", "tok_unknown@224", "untok_unknown@224", ""}) {
+    EXPECT_FALSE(registry().is_pixel_input_key(other)) << other;
+    EXPECT_FALSE(registry().is_token_key(other)) << other;
+  }
+}
+
+TEST(Registry, ClassMapsAndLevelOffsetsAreRegistryFacts) {
+  for (const auto& m : registry().modalities()) {
+    EXPECT_EQ(m.is_class_map(), m.name == "LULC") << m.name;
+    EXPECT_EQ(m.has_level_offsets(), m.name == "DEM") << m.name;
+  }
+  const std::string sequence_classes = R"({"modalities": [
+      {"name": "X", "kind": "sequence", "input_key": "x", "input_id": 1, "class_map": true}],
+      "lulc_classes": {"classes": []}})";
+  EXPECT_THROW(ModalityRegistry::from_json(sequence_classes), std::invalid_argument);
+  const std::string offset_classes = R"({"modalities": [{"name": "X", "kind": "pixel",
+      "input_key": "x", "input_id": 1, "bands": [["A", "A"]], "class_map": true,
+      "level_offsets": true}], "lulc_classes": {"classes": []}})";
+  EXPECT_THROW(ModalityRegistry::from_json(offset_classes), std::invalid_argument);
+}

@@ -63,7 +63,7 @@ TEST(parity_terramind_model, FeaturesThroughThePublicApi) {
   const auto model = TerraMindModel::load(vit_card(), fixture("terramind_vit_state_dict.pt"));
   const TensorMap& fx = fixture_data("terramind_vit");
   FeatureOptions options;
-  options.inputs_standardized = true;
+  options.inputs_standardised = true;
   const auto layers = model.features({{"S2L2A", fx.at("input/s2l2a")}, {"S1GRD", fx.at("input/s1grd")}}, options);
   ASSERT_EQ(layers.size(), 3u);
   for (int i = 0; i < 3; ++i)
@@ -223,7 +223,7 @@ TEST(model_features, MergeMethods) {
   const TensorMap& fx = fixture_data("terramind_vit");
   const ModalityInputs inputs = {{"S2L2A", fx.at("input/s2l2a")}, {"S1GRD", fx.at("input/s1grd")}};
   FeatureOptions o;
-  o.inputs_standardized = true;
+  o.inputs_standardised = true;
   o.layers = {0, -1};
   o.merge = MergeMethod::kConcat;
   const auto concat = model.features(inputs, o);

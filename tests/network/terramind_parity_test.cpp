@@ -65,7 +65,7 @@ net::TerraMind load_network(const std::string& fixture, bool with_decoder) {
   return model;
 }
 
-torch::Tensor standardize(const torch::Tensor& raw, const char* modality) {
+torch::Tensor standardise(const torch::Tensor& raw, const char* modality) {
   const auto& stats = ModalityRegistry::instance().get(modality).stats(StatsVersion::kV1);
   const auto mean = torch::tensor(stats.mean, torch::kFloat32).reshape({1, -1, 1, 1});
   const auto std_dev = torch::tensor(stats.std, torch::kFloat32).reshape({1, -1, 1, 1});
@@ -166,8 +166,8 @@ class parity_terramind_generation : public Fixture {};
 TEST_F(parity_terramind_generation, EncoderOutputAndContext) {
   const TensorMap& fx = data("terramind_generation");
   auto model = load_network("terramind_generation", /*with_decoder=*/true);
-  const auto s2 = model->embed_pixels("untok_sen2l2a@224", standardize(fx.at("input/s2l2a_raw"), "S2L2A"));
-  const auto s1 = model->embed_pixels("untok_sen1grd@224", standardize(fx.at("input/s1grd_raw"), "S1GRD"));
+  const auto s2 = model->embed_pixels("untok_sen2l2a@224", standardise(fx.at("input/s2l2a_raw"), "S2L2A"));
+  const auto s1 = model->embed_pixels("untok_sen1grd@224", standardise(fx.at("input/s1grd_raw"), "S1GRD"));
   expect_close(s2.x, fx, "terramind_generation", "encoder/untok_sen2l2a@224/x");
   expect_close(s2.emb.expand_as(s2.x), fx, "terramind_generation", "encoder/untok_sen2l2a@224/emb");
   expect_close(s1.x, fx, "terramind_generation", "encoder/untok_sen1grd@224/x");
@@ -182,7 +182,7 @@ TEST_F(parity_terramind_generation, ArgmaxChainedGenerationNetworkPath) {
   const TensorMap& fx = data("terramind_generation");
   const int64_t side = token_side("terramind_generation");  // tokens per image side
   auto model = load_network("terramind_generation", /*with_decoder=*/true);
-  const auto s2 = model->embed_pixels("untok_sen2l2a@224", standardize(fx.at("input/s2l2a_raw"), "S2L2A"));
+  const auto s2 = model->embed_pixels("untok_sen2l2a@224", standardise(fx.at("input/s2l2a_raw"), "S2L2A"));
 
   // Step 1: LULC from S2L2A alone.
   auto x = s2.x;
@@ -213,7 +213,7 @@ TEST_F(parity_terramind_generation, GreedyGenerateReproducesArgmaxTokens) {
   const TensorMap& fx = data("terramind_generation");
   auto model = load_network("terramind_generation", /*with_decoder=*/true);
   net::GenerationRequest request;
-  request.inputs = {{"untok_sen2l2a@224", standardize(fx.at("input/s2l2a_raw"), "S2L2A")}};
+  request.inputs = {{"untok_sen2l2a@224", standardise(fx.at("input/s2l2a_raw"), "S2L2A")}};
   request.targets = {"tok_lulc@224", "tok_sen1grd@224"};
   request.sampling.temperature = 0.0;
   request.seed = 12345;  // irrelevant for greedy decoding
@@ -227,7 +227,7 @@ TEST_F(parity_terramind_generation, SampledTokensWithTheReferenceSeed) {
   const auto settings = fixture_json("terramind_generation").at("settings").at("generate_sampled");
   auto model = load_network("terramind_generation", /*with_decoder=*/true);
   net::GenerationRequest request;
-  request.inputs = {{"untok_sen2l2a@224", standardize(fx.at("input/s2l2a_raw"), "S2L2A")}};
+  request.inputs = {{"untok_sen2l2a@224", standardise(fx.at("input/s2l2a_raw"), "S2L2A")}};
   request.targets = {"tok_lulc@224", "tok_sen1grd@224"};
   request.sampling.temperature = settings.at("temps").get<double>();
   request.sampling.top_p = settings.at("top_p").get<double>();
@@ -243,7 +243,7 @@ TEST_F(parity_terramind_generation, SampledDecoderOutputGivenReferenceTokens) {
   const TensorMap& fx = data("terramind_generation");
   const int64_t side = token_side("terramind_generation");  // tokens per image side
   auto model = load_network("terramind_generation", /*with_decoder=*/true);
-  const auto s2 = model->embed_pixels("untok_sen2l2a@224", standardize(fx.at("input/s2l2a_raw"), "S2L2A"));
+  const auto s2 = model->embed_pixels("untok_sen2l2a@224", standardise(fx.at("input/s2l2a_raw"), "S2L2A"));
   auto emb = s2.emb.expand_as(s2.x);
   auto decoded = model->decode_image("tok_lulc@224", model->context(model->encode(s2.x + emb), emb),
                                      side, side);

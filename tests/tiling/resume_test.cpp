@@ -7,6 +7,7 @@
 
 #include "test_paths.h"
 #include "tiling_test_support.h"
+#include "tm/testing/interrupt.h"
 
 using namespace terramind;
 using namespace terramind::testing;

@@ -251,16 +251,16 @@ TEST_F(tokenizer_api, FlatSquareTokenRowsAsTerraMindGeneratesThem) {
       at::equal(tok.decode(grid), tok.decode(grid.reshape({grid.size(0), -1}).to(at::kLong))));
 }
 
-TEST_F(tokenizer_api, StandardizationUsesTheRegistry) {
+TEST_F(tokenizer_api, StandardisationUsesTheRegistry) {
   const ImageTokenizer& s1 = fixture_tokenizer(kDiVAE);
   const auto db = at::tensor({-12.599f, -20.293f}).reshape({1, 2, 1, 1});
-  EXPECT_LE(s1.standardize(db).abs().max().item<float>(), 1e-6f);
+  EXPECT_LE(s1.standardise(db).abs().max().item<float>(), 1e-6f);
   const auto one_std = at::tensor({-12.599f + 5.195f, -20.293f + 5.89f}).reshape({1, 2, 1, 1});
-  EXPECT_LE(max_abs_diff(s1.standardize(one_std), at::ones({1, 2, 1, 1})), 1e-5);
+  EXPECT_LE(max_abs_diff(s1.standardise(one_std), at::ones({1, 2, 1, 1})), 1e-5);
   const auto x = at::randn({1, 2, 4, 4});
-  EXPECT_LE(max_abs_diff(s1.standardize(s1.destandardize(x)), x), 1e-5);
+  EXPECT_LE(max_abs_diff(s1.standardise(s1.destandardise(x)), x), 1e-5);
   const ImageTokenizer& lulc = fixture_tokenizer(kVQVAE);
-  EXPECT_TRUE(at::equal(lulc.destandardize(x), x));  // logits stay logits
+  EXPECT_TRUE(at::equal(lulc.destandardise(x), x));  // logits stay logits
 }
 
 TEST_F(tokenizer_api, ClassRasterAndProbabilities) {

@@ -4,10 +4,10 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "scene_tokenizing.h"
 #include "test_paths.h"
 #include "tm/registry.h"
-#include "token_raster.h"
+#include "tm/scene_tokenizing.h"
+#include "tm/token_raster.h"
 #include "tokenizer_fixtures.h"
 
 using namespace terramind;
@@ -52,7 +52,7 @@ TEST_F(scene_tokenizing, S1SampleRoundTripOnTheSceneGrid) {
   EXPECT_EQ(e.tiles, 1);
   EXPECT_EQ(e.data_type, "UInt16");
 
-  // The fixture encoded the same tile (standardized as S1GRD): identical tokens.
+  // The fixture encoded the same tile (standardised as S1GRD): identical tokens.
   const RasterInfo scene = inspect_raster(sample("S1RTC"));
   const RasterInfo token_info = inspect_raster(tokens);
   EXPECT_EQ(token_info.width, 14);
@@ -79,7 +79,7 @@ TEST_F(scene_tokenizing, S1SampleRoundTripOnTheSceneGrid) {
   DecodeOptions library;
   library.steps = 2;
   library.seed = 5;
-  const at::Tensor expected = tok.destandardize(tok.decode(ids.unsqueeze(0), library))[0];
+  const at::Tensor expected = tok.destandardise(tok.decode(ids.unsqueeze(0), library))[0];
   EXPECT_TRUE(at::equal(read_all(decoded), expected));
 }
 
@@ -134,7 +134,7 @@ TEST_F(scene_tokenizing, ScenesOfAnySizeOnSmallTiles) {
   const at::Tensor pixels = read_all(crop).slice(1, 0, 64).slice(2, 0, 64).unsqueeze(0);
   EXPECT_TRUE(
       at::equal(read_all(scratch.file("t.tif"))[0].slice(0, 0, 4).slice(1, 0, 4).to(at::kInt),
-                tok.encode(tok.standardize(pixels))[0]));
+                tok.encode(tok.standardise(pixels))[0]));
   DecodeSceneOptions options;
   options.steps = 1;
   options.batch_size = 5;

@@ -195,7 +195,7 @@ TEST_F(parity_tokenizer_generation_decode, LulcLogitsFromGeneratedTokens) {
   const TensorMap& fx = fixture_tensors("terramind_generation");
   const ImageTokenizer& tok = fixture_tokenizer(kVQVAE);
   const auto tokens = fx.at("generate_argmax/tokens/tok_lulc@224");  // [2, 196] int64
-  const auto logits = tok.destandardize(tok.decode(tokens));
+  const auto logits = tok.destandardise(tok.decode(tokens));
   expect_close(logits, "terramind_generation", "generate_argmax/output/tok_lulc@224");
 }
 
@@ -210,6 +210,6 @@ TEST_F(parity_tokenizer_generation_decode, S1grdDecibelsFromGeneratedTokens) {
                       .get<int64_t>();
   options.noise = fx.at("generate_argmax/decode_noise/tok_sen1grd@224");
   const auto decibels =
-      tok.destandardize(tok.decode(fx.at("generate_argmax/tokens/tok_sen1grd@224"), options));
+      tok.destandardise(tok.decode(fx.at("generate_argmax/tokens/tok_sen1grd@224"), options));
   expect_close(decibels, "terramind_generation", "generate_argmax/output/tok_sen1grd@224");
 }

@@ -1,13 +1,25 @@
 // Blending window outputs over a ring of raster rows.
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <stdexcept>
 #include <string>
 
 #include "tm/tiling.h"
+#include "tm/window_engine.h"
 
 namespace terramind {
+namespace {
+
+// The accumulator's ring as blend sums: the whole raster, one window height of rows stored.
+BlendSums ring_of(const WindowGrid& grid, int channels, int capacity, std::vector<double>& sums,
+                  std::vector<double>& weight_sums) {
+  return {{0, 0, grid.raster_width(), grid.raster_height()},
+          channels,
+          capacity,
+          sums.data(),
+          weight_sums.data()};
+}
+
+}  // namespace
 
 BlendAccumulator::BlendAccumulator(const WindowGrid& grid, int channels, BlendWeighting weighting)
     : grid_(grid),
@@ -37,24 +49,9 @@ void BlendAccumulator::add(int row, int col, const float* values, const std::uin
                            (row < next_window_row_
                                 ? " is already finished"
                                 : " added before the rows above it were finished"));
+  blend_add(ring_of(grid_, channels_, capacity_, sums_, weight_sums_), grid_, weights_, row, col,
+            values, valid);
   const PixelWindow fp = grid_.footprint(row, col);
-  const int size = grid_.window_size();
-  const std::size_t plane = static_cast<std::size_t>(size) * size;
-  const std::size_t width = grid_.raster_width();
-  const std::vector<float>& wy = weights_.row_weights(row);
-  const std::vector<float>& wx = weights_.col_weights(col);
-  for (int r = 0; r < fp.height; ++r) {
-    const std::size_t s = slot(fp.y + r);
-    double* weight_row = &weight_sums_[s * width + fp.x];
-    for (int c = 0; c < fp.width; ++c) {
-      const std::size_t pixel = static_cast<std::size_t>(r) * size + c;
-      if (valid && !valid[pixel]) continue;
-      const double w = static_cast<double>(wy[r]) * wx[c];
-      weight_row[c] += w;
-      for (int ch = 0; ch < channels_; ++ch)
-        sums_[(s * channels_ + ch) * width + fp.x + c] += w * values[ch * plane + pixel];
-    }
-  }
   touched_end_ = std::max(touched_end_, fp.y + fp.height);
   peak_active_ = std::max(peak_active_, active_rows());
 }
@@ -112,25 +109,11 @@ void BlendAccumulator::finish_through(int window_row, FinishedRows& out) {
     next_window_row_ = std::min(window_row + 1, grid_.rows());
     out.rows = std::max(0, grid_.rows_final_after(window_row) - top_);
   }
-  const std::size_t width = out.width;
-  const std::size_t plane = static_cast<std::size_t>(out.rows) * width;
-  out.values.assign(plane * channels_, std::numeric_limits<float>::quiet_NaN());
-  out.valid.assign(plane, 0);
-  for (int r = 0; r < out.rows; ++r) {
-    const std::size_t s = slot(top_ + r);
-    double* weight_row = &weight_sums_[s * width];
-    for (std::size_t c = 0; c < width; ++c) {
-      const double weight = weight_row[c];
-      if (weight <= 0.0) continue;
-      out.valid[r * width + c] = 1;
-      for (int ch = 0; ch < channels_; ++ch) {
-        double& sum = sums_[(s * channels_ + ch) * width + c];
-        out.values[ch * plane + r * width + c] = static_cast<float>(sum / weight);
-        sum = 0.0;
-      }
-      weight_row[c] = 0.0;
-    }
-  }
+  const std::size_t plane = static_cast<std::size_t>(out.rows) * out.width;
+  out.values.resize(plane * channels_);  // every pixel is written
+  out.valid.resize(plane);
+  blend_normalise(ring_of(grid_, channels_, capacity_, sums_, weight_sums_), top_, out.rows,
+                  out.values.data(), out.valid.data(), true);
   top_ += out.rows;
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "temp_registry.h"
+#include "tm/testing/interrupt.h"
 #include "tm/tiling.h"
 
 namespace terramind {

@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "tm/ascii_strings.h"
 #include "tm/tiling.h"
 
 namespace terramind {
@@ -12,12 +13,6 @@ namespace {
 std::string band_list(const Modality& m) {
   std::string out;
   for (const auto& b : m.bands) out += (out.empty() ? "" : " ") + b.name;
-  return out;
-}
-
-std::string join(const std::vector<std::string>& items, const char* sep) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
   return out;
 }
 

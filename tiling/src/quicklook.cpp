@@ -28,7 +28,9 @@
 #include <vector>
 
 #include "gdal_session.h"
+#include "output_names.h"
 #include "temp_registry.h"
+#include "tm/ascii_strings.h"
 #include "tm/tiling.h"
 
 namespace terramind {
@@ -57,31 +59,12 @@ struct DatasetCloser {
 };
 using Dataset = std::unique_ptr<void, DatasetCloser>;
 
-std::string parent_folder(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-std::string base_name(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::string upper(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return text;
-}
-
 // The hidden temporary PNG: named as remove_stale_partials() expects, known to the Ctrl-C
 // handler, removed (with any sidecar) unless published.
 class TempPng {
  public:
   explicit TempPng(const std::string& final_path) {
-    static std::atomic<int> counter{0};
-    path_ = parent_folder(final_path) + "/." + base_name(final_path) + ".tm-partial-" +
-            std::to_string(getpid()) + "-" + std::to_string(counter++);
+    path_ = temp_name_for(final_path, "tm-partial");
     slot_ = register_temp_path(path_);
   }
   TempPng(const TempPng&) = delete;
@@ -147,7 +130,7 @@ class Quicklook {
                                           : "";
       if (description.empty()) continue;
       if (canonical_band_name(description) == canonical_band_name(wanted.name) ||
-          upper(description) == upper(wanted.long_name))
+          to_upper(description) == to_upper(wanted.long_name))
         return b + 1;
     }
     if (info.band_count == modality_.channels() || (index == 0 && modality_.channels() == 1))

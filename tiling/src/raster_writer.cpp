@@ -15,29 +15,13 @@
 #include <cstring>
 
 #include "gdal_session.h"
+#include "output_names.h"
 #include "temp_registry.h"
+#include "tm/ascii_strings.h"
 #include "tm/tiling.h"
 
 namespace terramind {
 namespace {
-
-std::string parent_folder(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-std::string base_name(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::string temp_name_for(const std::string& path, const char* tag) {
-  static std::atomic<int> counter{0};
-  return parent_folder(path) + "/." + base_name(path) + "." + tag + "-" + std::to_string(getpid()) +
-         "-" + std::to_string(counter++);
-}
 
 void remove_file_and_sidecar(const std::string& path) {
   if (path.empty()) return;
@@ -159,9 +143,7 @@ void check_creation_option(const std::string& option, OutputFormat format) {
   GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(name);
   const char* list = driver ? driver->GetMetadataItem(GDAL_DMD_CREATIONOPTIONLIST) : nullptr;
   const std::string key = option.substr(0, eq);
-  std::string upper;
-  for (const char c : key) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (list && !std::strstr(list, ("name='" + upper + "'").c_str()))
+  if (list && !std::strstr(list, ("name='" + to_upper(key) + "'").c_str()))
     throw RasterError("'" + key + "' is not a creation option of GDAL's " + name +
                       " driver (see gdalinfo --format " + name + ")");
 }

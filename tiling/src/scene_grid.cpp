@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "gdal_session.h"
+#include "tm/ascii_strings.h"
 #include "tm/tiling.h"
 
 namespace terramind {
@@ -69,7 +70,7 @@ void require_same_grid(const RasterInfo& first, const RasterInfo& other) {
   if (differences.empty()) return;
   std::string message =
       "inputs are not on one grid: " + first.path + " and " + other.path + " differ in ";
-  for (std::size_t i = 0; i < differences.size(); ++i) message += (i ? "; " : "") + differences[i];
+  message += join(differences, "; ");
   const std::string hint = warp_hint(first);
   message += ". Resample " + other.path + " onto the grid of " + first.path +
              (hint.empty() ? "" : " (" + hint + ")") + " first";

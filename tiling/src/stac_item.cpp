@@ -21,6 +21,7 @@
 #include <tuple>
 
 #include "gdal_session.h"
+#include "tm/ascii_strings.h"
 
 namespace terramind {
 namespace {
@@ -28,26 +29,6 @@ namespace {
 using Json = nlohmann::ordered_json;  // keeps the assets in document order
 
 constexpr std::size_t kMaxItemBytes = std::size_t(64) << 20;
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
-  return out;
-}
 
 std::string number(double v) { return CPLSPrintf("%.15g", v); }
 
@@ -63,7 +44,7 @@ std::string url_scheme(const std::string& s) {
     const char c = s[i];
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return "";
   }
-  return lower(s.substr(0, colon));
+  return to_lower(s.substr(0, colon));
 }
 
 // An absolute location (URL, /vsi path, local path) as GDAL opens it.
@@ -137,7 +118,7 @@ std::string item_display_location(const std::string& item_path) {
 std::string href_path_lower(const std::string& href) {
   std::string path = href;
   if (!url_scheme(href).empty()) path = path.substr(0, path.find_first_of("?#"));
-  return lower(path);
+  return to_lower(path);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,7 +182,7 @@ std::optional<double> nodata_value(const Json* value) {
   if (!value) return std::nullopt;
   if (value->is_number()) return value->get<double>();
   if (value->is_string()) {
-    const std::string text = lower(value->get<std::string>());
+    const std::string text = to_lower(value->get<std::string>());
     if (text == "nan") return std::nan("");
     if (text == "inf" || text == "+inf") return HUGE_VAL;
     if (text == "-inf") return -HUGE_VAL;
@@ -246,10 +227,10 @@ std::vector<BandDecl> declared_bands(const Json& asset, const ItemErrors& errors
 
 bool is_image_asset(const Asset& asset, bool* jp2) {
   for (const std::string& role : asset.roles) {
-    const std::string r = lower(role);
+    const std::string r = to_lower(role);
     if (r == "thumbnail" || r == "overview" || r == "metadata") return false;
   }
-  const std::string type = lower(asset.type);
+  const std::string type = to_lower(asset.type);
   if (!type.empty()) {
     *jp2 = starts_with(type, "image/jp2");
     return starts_with(type, "image/tiff") || starts_with(type, "image/vnd.stac.geotiff") || *jp2;
@@ -362,7 +343,7 @@ int band_named(const Modality& m, const std::string& text) {
   const int index = m.band_index(text);
   if (index >= 0) return index;
   const auto& table = stac_band_names();
-  const auto it = table.find(lower(text));
+  const auto it = table.find(to_lower(text));
   return it == table.end() ? -1 : m.band_index(it->second);
 }
 
@@ -374,10 +355,10 @@ int declared_band_of(const Modality& m, const BandDecl& band) {
 
 bool key_names_modality(const Modality& m, const std::string& key) {
   if (m.channels() != 1) return false;
-  const std::string k = lower(key);
-  if (k == lower(m.name)) return true;
+  const std::string k = to_lower(key);
+  if (k == to_lower(m.name)) return true;
   for (const std::string& alias : m.aliases)
-    if (k == lower(alias)) return true;
+    if (k == to_lower(alias)) return true;
   return false;
 }
 
@@ -526,7 +507,7 @@ Match match_modality(const Item& item, const Modality& m, const std::set<std::st
       images.push_back(a);
       const auto& roles = assets[a].roles;
       if (std::any_of(roles.begin(), roles.end(),
-                      [](const std::string& r) { return lower(r) == "data"; }))
+                      [](const std::string& r) { return to_lower(r) == "data"; }))
         data.push_back(a);
     }
     const std::vector<std::size_t>& pick = data.size() == 1 ? data : images;
@@ -571,7 +552,7 @@ std::string describe_all_assets(const Item& item) {
 // What a band measures, across modalities: its registry long name (RED for S2L2A's B04 and
 // S2RGB's R).
 std::string band_identity(const Band& band) {
-  return lower(band.long_name.empty() ? band.name : band.long_name);
+  return to_lower(band.long_name.empty() ? band.name : band.long_name);
 }
 
 std::set<std::string> band_identities(const Modality& m) {

@@ -12,13 +12,13 @@ TargetSpec target_spec_for(const std::string& modality) {
   const Modality& m = ModalityRegistry::instance().get(modality);
   TargetSpec spec;
   spec.name = m.name;
-  if (m.name == "LULC") {
+  if (m.is_class_map()) {
     spec.is_classes = true;
     spec.classes = ModalityRegistry::instance().lulc_classes();
     spec.channels = static_cast<int>(spec.classes.size());
     spec.data_type = "Byte";
     spec.nodata = 0;  // class 0 is "No data"
-    spec.band_descriptions = {"LULC"};
+    spec.band_descriptions = {m.name};
     return spec;
   }
   spec.channels = m.channels();

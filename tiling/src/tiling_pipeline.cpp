@@ -20,7 +20,7 @@
 #include "target_output.h"
 #include "tm/checksum.h"
 #include "tm/tiling.h"
-#include "window_inputs.h"
+#include "tm/window_engine.h"
 
 namespace terramind {
 namespace {
@@ -48,22 +48,11 @@ void trim_rows_above(FinishedRows& strip, int first_row) {
   strip.rows -= drop;
 }
 
-struct OpenedInput {
-  const Modality* modality;
-  SceneReader reader;
-  std::string name;  // the user's file, for messages
-};
-
-struct Cell {
-  int row;
-  int col;
-};
-
 // One batch travelling through the pipeline. Tokens are recycled with their buffers: fresh
 // multi-megabyte buffers per batch would cost more in page faults than a cheap model computes.
 struct BatchToken {
-  std::size_t end_index = 0;  // grid cells consumed up to here (skipped ones included)
-  std::vector<Cell> cells;    // cells passed to the model, row-major
+  std::size_t end_index = 0;    // grid cells consumed up to here (skipped ones included)
+  std::vector<GridCell> cells;  // cells passed to the model, row-major
   InputBatch inputs;
   std::vector<std::uint8_t> valid;  // per window: pixels where any input holds data
   OutputBatch outputs;
@@ -106,7 +95,6 @@ class TiledRun {
   TilingSummary run();
 
  private:
-  void open_inputs(const std::vector<SceneInput>& inputs);
   void size_batches();
   void prepare_targets(const std::vector<TargetRequest>& targets,
                        const std::vector<SceneInput>& inputs);
@@ -123,8 +111,9 @@ class TiledRun {
   Clock::time_point start_ = Clock::now();  // opening and checks count as run time
   WindowModel& model_;
   TilingOptions options_;
-  std::optional<StatsVersion> standardise_;
+  RunPlan plan_;  // the checked model, inputs and targets
   std::vector<OpenedInput> inputs_;
+  std::optional<CellReader> cells_;  // read stage
   std::optional<WindowGrid> grid_;
   std::vector<TargetOutput> outputs_;
   std::vector<BlendAccumulator> accumulators_;
@@ -144,17 +133,16 @@ class TiledRun {
 
 TiledRun::TiledRun(const std::vector<SceneInput>& inputs, WindowModel& model,
                    const std::vector<TargetRequest>& targets, const TilingOptions& options)
-    : model_(model), options_(options), standardise_(model.input_standardisation()) {
+    : model_(model), options_(options) {
   if (options_.batch_size < 1)
     throw std::invalid_argument("batch size must be at least 1, got " +
                                 std::to_string(options_.batch_size));
-  const int multiple = std::max(1, model_.window_size_multiple());
-  if (options_.window_size % multiple != 0)
-    throw std::invalid_argument("window size " + std::to_string(options_.window_size) +
-                                " is not a multiple of " + std::to_string(multiple) +
-                                ", which the model needs");
+  std::vector<std::string> names;
+  for (const TargetRequest& request : targets) names.push_back(request.target);
+  plan_ = validate_run(model_, inputs, names, options_.window_size);
   options_.max_batches_in_flight = std::max(1, options_.max_batches_in_flight);
-  open_inputs(inputs);
+  inputs_ = open_scene_inputs(inputs, options_.open, "", &warnings_);
+  cells_.emplace(inputs_, options_.edge, plan_.standardise);
   const RasterInfo& info = inputs_.front().reader.info();
   grid_.emplace(info.width, info.height, options_.window_size, options_.overlap);
   prepare_targets(targets, inputs);
@@ -199,53 +187,14 @@ void TiledRun::size_batches() {
         std::to_string(static_cast<long long>(have / 1e6)) + " MB: use a smaller batch");
 }
 
-void TiledRun::open_inputs(const std::vector<SceneInput>& inputs) {
-  if (inputs.empty()) throw std::invalid_argument("no input scene given");
-  std::set<std::string> seen;
-  for (const SceneInput& input : inputs) {
-    const Modality& modality = ModalityRegistry::instance().get(input.modality);
-    if (!seen.insert(modality.name).second)
-      throw std::invalid_argument("modality " + modality.name + " is given twice as input");
-    if (!model_.accepts_input(modality.name)) {
-      std::string taken;
-      for (const Modality& m : ModalityRegistry::instance().modalities())
-        if (model_.accepts_input(m.name)) taken += (taken.empty() ? "" : ", ") + m.name;
-      throw std::invalid_argument("the model does not take " + modality.name + " as input (" +
-                                  input.path + "); it takes " +
-                                  (taken.empty() ? std::string("none") : taken));
-    }
-    require_standardisation(modality, standardise_);
-    SceneReader reader = SceneReader::open(input.path, options_.open);
-    require_modality(reader.info(), modality);
-    if (!options_.open.allow_any_resolution) {
-      const std::string mismatch = resolution_mismatch(reader.info(), modality);
-      if (!mismatch.empty())
-        throw RasterError(input.path + " cannot be read as " + modality.name + ": " + mismatch);
-    }
-    if (!inputs_.empty()) require_same_grid(inputs_.front().reader.info(), reader.info());
-    for (const auto& w : reader.info().warnings) warnings_.push_back(w);
-    inputs_.push_back(
-        {&modality, std::move(reader), input.origin.empty() ? input.path : input.origin});
-  }
-}
-
 void TiledRun::prepare_targets(const std::vector<TargetRequest>& targets,
                                const std::vector<SceneInput>& inputs) {
-  if (targets.empty()) throw std::invalid_argument("no output target requested");
-  const std::vector<std::string> offered = model_.targets();
-  std::set<std::string> names, paths;
+  // validate_run has checked the targets themselves; here what the run makes of them.
+  std::set<std::string> paths;
   for (const SceneInput& input : inputs) paths.insert(input.path);
-  for (const TargetRequest& request : targets) {
-    if (std::find(offered.begin(), offered.end(), request.target) == offered.end()) {
-      std::string list;
-      for (const auto& t : offered) list += (list.empty() ? "" : ", ") + t;
-      throw std::invalid_argument("the model cannot generate " + request.target + " (it offers " +
-                                  list + ")");
-    }
-    if (!names.insert(request.target).second)
-      throw std::invalid_argument("target " + request.target + " is requested twice");
-    const TargetSpec spec = model_.spec(request.target);
-    validate_target_spec(spec, request.target);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const TargetRequest& request = targets[i];
+    const TargetSpec& spec = plan_.targets[i];
     if (!request.probabilities_path.empty() && !spec.is_classes)
       throw std::invalid_argument(request.target +
                                   " is not a class target: it has no "
@@ -297,8 +246,8 @@ void TiledRun::prepare_targets(const std::vector<TargetRequest>& targets,
   const auto open_outputs = [&](bool continue_files) {
     outputs_.clear();
     for (std::size_t i = 0; i < targets.size(); ++i)
-      outputs_.emplace_back(targets[i], model_.spec(targets[i].target), info, options_,
-                            provenance[i], continue_files);
+      outputs_.emplace_back(targets[i], plan_.targets[i], info, options_, provenance[i],
+                            continue_files);
   };
   try {
     open_outputs(continuing);
@@ -309,8 +258,8 @@ void TiledRun::prepare_targets(const std::vector<TargetRequest>& targets,
     resumed_rows_ = 0;
     open_outputs(false);
   }
-  for (const TargetRequest& request : targets) {
-    accumulators_.emplace_back(*grid_, model_.spec(request.target).channels, options_.weighting);
+  for (const TargetSpec& spec : plan_.targets) {
+    accumulators_.emplace_back(*grid_, spec.channels, options_.weighting);
     strips_.emplace_back();
   }
 }
@@ -376,50 +325,47 @@ Token TiledRun::read_batch() {
   const int size = grid.window_size();
   const std::size_t plane = static_cast<std::size_t>(size) * size;
   token->cells.clear();
-  token->valid.clear();
   token->inputs.windows.clear();
   token->inputs.window_size = size;
+  // Every slot of the batch is sized at once (a recycled token keeps its buffers) and cut to the
+  // windows kept at the end; the cell reader overwrites each slot it fills.
   const std::size_t batch = options_.batch_size;
-  token->valid.reserve(batch * plane);
+  token->valid.resize(batch * plane);
   token->inputs.inputs.resize(inputs_.size());
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
     InputTensor& tensor = token->inputs.inputs[i];
     tensor.modality = inputs_[i].modality->name;
     tensor.channels = inputs_[i].modality->channels();
-    tensor.values.clear();  // keeps the capacity of a recycled token
-    tensor.valid.clear();
-    tensor.values.reserve(batch * tensor.channels * plane);
-    tensor.valid.reserve(batch * plane);
+    tensor.values.resize(batch * tensor.channels * plane);
+    tensor.valid.resize(batch * plane);
   }
 
-  std::vector<WindowData> reads(inputs_.size());
-  while (token->cells.size() < static_cast<std::size_t>(options_.batch_size) &&
-         next_index_ < grid.count()) {
+  std::vector<float*> values(inputs_.size());
+  std::vector<std::uint8_t*> valids(inputs_.size());
+  while (token->cells.size() < batch && next_index_ < grid.count()) {
     const std::size_t index = next_index_++;
-    const Cell cell{static_cast<int>(index / grid.cols()), static_cast<int>(index % grid.cols())};
+    const GridCell cell{static_cast<int>(index / grid.cols()),
+                        static_cast<int>(index % grid.cols())};
     const PixelWindow window = grid.window(cell.row, cell.col);
-    bool any_valid = false;
-    for (std::size_t i = 0; i < inputs_.size(); ++i) {
-      reads[i] = read_input_window(inputs_[i].reader, *inputs_[i].modality, window, options_.edge);
-      any_valid = any_valid || reads[i].valid_count() > 0;
-    }
-    if (!any_valid) {  // nothing to generate from: the outputs stay nodata here
-      ++skipped_;
-      continue;
-    }
     const std::size_t slot = token->cells.size();
-    token->valid.resize((slot + 1) * plane, 0);
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
       InputTensor& tensor = token->inputs.inputs[i];
-      tensor.values.resize((slot + 1) * tensor.channels * plane);
-      tensor.valid.resize((slot + 1) * plane);
-      prepare_window(reads[i], *inputs_[i].modality, standardise_,
-                     tensor.values.data() + slot * tensor.channels * plane,
-                     tensor.valid.data() + slot * plane);
-      for (std::size_t p = 0; p < plane; ++p) token->valid[slot * plane + p] |= reads[i].valid[p];
+      values[i] = tensor.values.data() + slot * tensor.channels * plane;
+      valids[i] = tensor.valid.data() + slot * plane;
+    }
+    if (!cells_->read_prepared(window, values.data(), valids.data(),
+                               token->valid.data() + slot * plane)) {
+      ++skipped_;  // nothing to generate from: the outputs stay nodata here
+      continue;
     }
     token->cells.push_back(cell);
     token->inputs.windows.push_back(window);
+  }
+  const std::size_t kept = token->cells.size();
+  token->valid.resize(kept * plane);
+  for (InputTensor& tensor : token->inputs.inputs) {
+    tensor.values.resize(kept * tensor.channels * plane);
+    tensor.valid.resize(kept * plane);
   }
   token->inputs.count = static_cast<int>(token->cells.size());
   token->end_index = next_index_;
@@ -472,7 +418,7 @@ void TiledRun::blend_and_write(BatchToken& token) {
   const WindowGrid& grid = *grid_;
   const std::size_t plane = static_cast<std::size_t>(grid.window_size()) * grid.window_size();
   for (std::size_t k = 0; k < token.cells.size(); ++k) {
-    const Cell cell = token.cells[k];
+    const GridCell cell = token.cells[k];
     while (next_row_to_finish_ < cell.row) finish_window_row(next_row_to_finish_++);
     const std::uint8_t* valid = token.valid.data() + k * plane;
     for (std::size_t j = 0; j < outputs_.size(); ++j) {

@@ -81,10 +81,18 @@ struct Modality {
   // Fixed display range [low, high] in the modality's units ("quicklook_range"); required by
   // db_stretch, optional for true_colour (none: a 2-98 % stretch per band).
   std::optional<std::array<double, 2>> quicklook_range;
+  // "class_map": true: one band of class indices (the registry's lulc_classes), not measurements;
+  // generated as class probabilities, written as classes, resampled by mode, never averaged.
+  bool class_map = false;
+  // "level_offsets": true: windows generated on their own may differ by a constant level (absolute
+  // elevation), which offset harmonisation (tm_generate --harmonise-dem) aligns on the overlaps.
+  bool level_offsets = false;
 
   int channels() const { return static_cast<int>(bands.size()); }
   bool is_image() const { return kind != ModalityKind::kSequence; }
   bool can_generate() const { return !output_key.empty(); }
+  bool is_class_map() const { return class_map; }
+  bool has_level_offsets() const { return level_offsets; }
   bool accepts_raster_type(const std::string& gdal_type_name) const;
   // Throws std::out_of_range naming the modality when the table does not exist.
   const ChannelStats& stats(StatsVersion version) const;
@@ -116,6 +124,12 @@ class ModalityRegistry {
   const Modality* find(const std::string& name_or_alias) const;
   // Lookup by reference key ("untok_sen2l2a@224", "tok_lulc@224").
   const Modality* find_by_key(const std::string& key) const;
+  // What a reference key stands for, from the modalities' input_key / output_key: raw pixels,
+  // patch-embedded (a pixel modality's input_key, "untok_sen2l2a@224"), or image token ids (an
+  // image modality's token key, "tok_sen2l2a@224", "tok_lulc@224"; pixel modalities can be fed
+  // as tokens too). Both false for sequence keys ("coords") and keys the registry does not know.
+  bool is_pixel_input_key(const std::string& key) const;
+  bool is_token_key(const std::string& key) const;
 
   // Parses a registry document; exposed so tests can check error handling on bad documents.
   static ModalityRegistry from_json(const std::string& json_text);

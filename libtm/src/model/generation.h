@@ -18,7 +18,7 @@ struct SamplingOptions {
   bool greedy() const { return temperature < 1e-10; }
 };
 
-// One input of the encoder: a standardized image [B, C, H, W] for pixel keys, token ids
+// One input of the encoder: a standardised image [B, C, H, W] for pixel keys, token ids
 // [B, h, w] or [B, N] for token keys.
 using ModalityTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 

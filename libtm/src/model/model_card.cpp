@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "common/card_file.h"
+#include "tm/ascii_strings.h"
 #include "tm/model.h"
 #include "tm/registry.h"
 
@@ -164,10 +165,6 @@ std::string ModelCard::to_json() const {
 
 namespace terramind {
 namespace {
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
 
 // Largest block index + 1 among keys "<stack>.<i>.".
 int64_t depth_of(const TensorMap& checkpoint, const std::string& stack, const std::string& prefix) {

@@ -5,8 +5,9 @@
 #include <set>
 
 #include "generation.h"
-#include "standardization.h"
+#include "standardisation.h"
 #include "terramind_network.h"
+#include "tm/ascii_strings.h"
 #include "tm/model.h"
 #include "tm/registry.h"
 #include "weights.h"
@@ -20,15 +21,6 @@ struct TerraMindModel::Impl {
 };
 
 namespace {
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::string embedding_key_of(const std::string& name, const std::string& group) {
   const std::string rest = name.substr(group.size() + 1);
@@ -169,16 +161,16 @@ std::string TerraMindModel::output_key(const std::string& name) const {
   throw std::invalid_argument("model '" + impl_->card.name + "' cannot generate " + m.name);
 }
 
-at::Tensor TerraMindModel::standardize(const std::string& modality,
+at::Tensor TerraMindModel::standardise(const std::string& modality,
                                        const at::Tensor& values) const {
   const auto version = stats_version_from_string(impl_->card.stats_version);
-  return standardize_channels(modality_for(modality).stats(version), values, modality);
+  return standardise_channels(modality_for(modality).stats(version), values, modality);
 }
 
-at::Tensor TerraMindModel::destandardize(const std::string& modality,
+at::Tensor TerraMindModel::destandardise(const std::string& modality,
                                          const at::Tensor& values) const {
   const auto version = stats_version_from_string(impl_->card.stats_version);
-  return destandardize_channels(modality_for(modality).stats(version), values, modality);
+  return destandardise_channels(modality_for(modality).stats(version), values, modality);
 }
 
 namespace {
@@ -219,8 +211,8 @@ static EncodedInputs encode_inputs(const TerraMindModel& model, const net::Terra
     const std::string key = model.input_key(name);
     net::Embedded e;
     if (net.has_pixel_input(key)) {
-      e = net.embed_pixels(key, options.inputs_standardized ? value.to(torch::kFloat32)
-                                                            : model.standardize(key, value));
+      e = net.embed_pixels(key, options.inputs_standardised ? value.to(torch::kFloat32)
+                                                            : model.standardise(key, value));
     } else if (net.has_sequence_input(key)) {
       e = net.embed_sequence(key, value);  // the ViT path treats every position as valid
     } else {
@@ -296,7 +288,7 @@ std::map<std::string, at::Tensor> TerraMindModel::generate(const ModalityInputs&
     const std::string key = input_key(name);
     const bool pixel = impl_->net->has_pixel_input(key);
     request.inputs.emplace_back(
-        key, pixel && !options.inputs_standardized ? standardize(key, value) : value);
+        key, pixel && !options.inputs_standardised ? standardise(key, value) : value);
   }
   for (const auto& t : targets) request.targets.push_back(output_key(t));
   request.decoding_steps = options.decoding_steps;
@@ -317,25 +309,25 @@ std::vector<at::Tensor> TerraMindModel::tim_features(const ModalityInputs& input
                                                      const std::vector<std::string>& tim,
                                                      const GenerationOptions& generation,
                                                      const FeatureOptions& options) const {
-  ModalityInputs standardized;
+  ModalityInputs standardised;
   for (const auto& [name, value] : inputs) {
     const std::string key = input_key(name);
     const bool pixel = impl_->net->has_pixel_input(key);
-    standardized.emplace_back(
-        key, pixel && !options.inputs_standardized ? standardize(key, value) : value);
+    standardised.emplace_back(
+        key, pixel && !options.inputs_standardised ? standardise(key, value) : value);
   }
   GenerationOptions g = generation;
-  g.inputs_standardized = true;
-  const auto generated = generate(standardized, tim, g);
+  g.inputs_standardised = true;
+  const auto generated = generate(standardised, tim, g);
   for (const auto& t : tim) {
     const std::string key = output_key(t);
     if (!impl_->net->has_token_input(key) && !impl_->net->has_sequence_input(key))
       throw std::invalid_argument("TiM modality " + t + " has no encoder embedding in this model");
-    standardized.emplace_back(key, generated.at(key));
+    standardised.emplace_back(key, generated.at(key));
   }
   FeatureOptions f = options;
-  f.inputs_standardized = true;
-  return features(standardized, f);
+  f.inputs_standardised = true;
+  return features(standardised, f);
 }
 
 MergeMethod merge_method_from_string(const std::string& text) {

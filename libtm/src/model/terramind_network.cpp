@@ -20,8 +20,6 @@ BlockOptions block_options(const ModelCard& c) {
   return o;
 }
 
-bool is_pixel_key(const std::string& key) { return key.rfind("untok_", 0) == 0; }
-
 template <typename Map>
 const typename Map::mapped_type& lookup(const Map& map, const std::string& key, const char* what) {
   const auto it = map.find(key);
@@ -38,7 +36,7 @@ TerraMindImpl::TerraMindImpl(ModelCard card) : card_(std::move(card)) {
   auto encoder_embeddings = register_module("encoder_embeddings", std::make_shared<Module>());
   for (const auto& key : card_.encoder_modalities) {
     const Modality& m = *registry.find_by_key(key);
-    if (is_pixel_key(key)) {
+    if (registry.is_pixel_input_key(key)) {
       patch_.emplace(key, encoder_embeddings->register_module(
                               key, PatchEmbedding(m.channels(), D, P, S)));
     } else if (m.kind != ModalityKind::kSequence) {

@@ -1,31 +1,21 @@
 // Finite scalar quantization (TerraMind tokenizers), matching the reference float32 arithmetic:
 // torch.round is round-half-to-even, and codes are n / (L - 1) as a float32 division.
 #include <limits>
-#include <sstream>
 
+#include "tm/ascii_strings.h"
 #include "tm/model.h"
 
 namespace terramind {
-
-namespace {
-
-std::string levels_text(const std::vector<int>& levels) {
-  std::ostringstream out;
-  for (std::size_t i = 0; i < levels.size(); ++i) out << (i ? "-" : "") << levels[i];
-  return out.str();
-}
-
-}  // namespace
 
 FsqQuantizer::FsqQuantizer(std::vector<int> levels) : levels_(std::move(levels)) {
   if (levels_.empty()) throw std::invalid_argument("FSQ: no levels given");
   for (int level : levels_) {
     if (level < 2)
-      throw std::invalid_argument("FSQ: every level must be >= 2, got " + levels_text(levels_));
+      throw std::invalid_argument("FSQ: every level must be >= 2, got " + join(levels_, "-"));
     basis_.push_back(codebook_size_);
     codebook_size_ *= level;
     if (codebook_size_ > std::numeric_limits<int32_t>::max())
-      throw std::invalid_argument("FSQ: codebook " + levels_text(levels_) + " exceeds int32");
+      throw std::invalid_argument("FSQ: codebook " + join(levels_, "-") + " exceeds int32");
   }
 }
 
@@ -47,7 +37,7 @@ at::Tensor FsqQuantizer::basis_float(const at::Device& device) const {
 
 FsqQuantizer::Result FsqQuantizer::forward(const at::Tensor& latent) const {
   if (latent.dim() != 4 || latent.size(1) != num_channels())
-    throw std::invalid_argument("FSQ " + levels_text(levels_) + ": latent must be [B, " +
+    throw std::invalid_argument("FSQ " + join(levels_, "-") + ": latent must be [B, " +
                                 std::to_string(num_channels()) + ", H, W], got " +
                                 c10::str(latent.sizes()));
   if (!at::isFloatingType(latent.scalar_type()))
@@ -71,7 +61,7 @@ void FsqQuantizer::check_indices(const at::Tensor& indices) const {
   const int64_t low = indices.min().item<int64_t>();
   const int64_t high = indices.max().item<int64_t>();
   if (low < 0 || high >= codebook_size_)
-    throw std::out_of_range("FSQ " + levels_text(levels_) + ": token index " +
+    throw std::out_of_range("FSQ " + join(levels_, "-") + ": token index " +
                             std::to_string(low < 0 ? low : high) + " outside the vocabulary [0, " +
                             std::to_string(codebook_size_) + ")");
 }
@@ -96,7 +86,7 @@ at::Tensor FsqQuantizer::indices_to_embedding(const at::Tensor& indices) const {
 
 at::Tensor FsqQuantizer::codes_to_indices(const at::Tensor& codes) const {
   if (codes.dim() < 1 || codes.size(-1) != num_channels())
-    throw std::invalid_argument("FSQ " + levels_text(levels_) + ": codes must be [..., " +
+    throw std::invalid_argument("FSQ " + join(levels_, "-") + ": codes must be [..., " +
                                 std::to_string(num_channels()) + "], got " +
                                 c10::str(codes.sizes()));
   if (!at::isFloatingType(codes.scalar_type()))

@@ -5,8 +5,9 @@
 #include <set>
 
 #include "ddim_sampler.h"
+#include "model/standardisation.h"
 #include "model/weights.h"
-#include "model/standardization.h"
+#include "tm/ascii_strings.h"
 #include "tm/model.h"
 #include "tm/registry.h"
 #include "tokenizer_network.h"
@@ -24,11 +25,6 @@ struct ImageTokenizer::Impl {
 };
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::string base_name(const std::string& path) {
   const auto slash = path.find_last_of('/');
@@ -159,14 +155,14 @@ int64_t ImageTokenizer::parameter_count() const {
   return count;
 }
 
-at::Tensor ImageTokenizer::standardize(const at::Tensor& values) const {
+at::Tensor ImageTokenizer::standardise(const at::Tensor& values) const {
   if (card().class_input) return values;
-  return standardize_channels(stats_of(card()), values, card().modality);
+  return standardise_channels(stats_of(card()), values, card().modality);
 }
 
-at::Tensor ImageTokenizer::destandardize(const at::Tensor& values) const {
+at::Tensor ImageTokenizer::destandardise(const at::Tensor& values) const {
   if (card().class_input) return values;
-  return destandardize_channels(stats_of(card()), values, card().modality);
+  return destandardise_channels(stats_of(card()), values, card().modality);
 }
 
 ImageTokenizer::Encoded ImageTokenizer::encode_detailed(const at::Tensor& image) const {

@@ -1,7 +1,7 @@
 // The diffusion decoder "unet_patched" (spec: terramind-tokenizers.md section 5): 4x4
 // space-to-depth patching, FSQ codes upsampled (nearest) and concatenated, the guided-diffusion
 // UNet with its sinusoidal timestep embedding, and the inverse patching. It predicts the clean
-// (standardized) image x0 from a noisy one.
+// (standardised) image x0 from a noisy one.
 #pragma once
 
 #include <torch/torch.h>

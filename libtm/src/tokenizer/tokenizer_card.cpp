@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/card_file.h"
+#include "tm/ascii_strings.h"
 #include "tm/model.h"
 #include "tm/registry.h"
 
@@ -182,20 +183,15 @@ void check_card(TokenizerCard& c) {
     require(false, e.what());
   }
   if (c.class_input)  // one-hot class maps: a single-band class modality such as LULC
-    require(m->channels() == 1 && m->output_type == "Byte",
+    require(m->is_class_map(),
             "class inputs need a class-map modality (like LULC), not " + c.modality);
   else
     require(c.channels == m->channels(), c.modality + " has " + std::to_string(m->channels()) +
                                              " bands but in_channels is " +
                                              std::to_string(c.channels));
   if (!m->fsq_levels.empty() && m->fsq_levels != c.fsq_levels) {
-    auto text = [](const std::vector<int>& levels) {
-      std::string out;
-      for (int level : levels) out += (out.empty() ? "" : "-") + std::to_string(level);
-      return out;
-    };
-    require(false, "fsq_levels " + text(c.fsq_levels) + " do not match the " + c.modality +
-                       " token vocabulary of TerraMind (FSQ " + text(m->fsq_levels) + ")");
+    require(false, "fsq_levels " + join(c.fsq_levels, "-") + " do not match the " + c.modality +
+                       " token vocabulary of TerraMind (FSQ " + join(m->fsq_levels, "-") + ")");
   }
 }
 

@@ -15,7 +15,7 @@ class TokenizerNetworkImpl : public torch::nn::Module {
  public:
   explicit TokenizerNetworkImpl(const TokenizerCard& card);
 
-  // Standardized image [B, C, H, W] -> encoder features [B, D, h, w] and latent [B, L, h, w].
+  // Standardised image [B, C, H, W] -> encoder features [B, D, h, w] and latent [B, L, h, w].
   torch::Tensor features(const torch::Tensor& image);
   torch::Tensor latent(const torch::Tensor& features);
   // VQVAE: codes [B, L, h, w] -> class logits [B, C, 16h, 16w].

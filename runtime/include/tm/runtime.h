@@ -5,11 +5,12 @@
 // libtm_runtime.so, by the GDAL plugin, so both produce the same pixels.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "tm/tiling.h"
+#include "tm/window_model.h"
 
 namespace terramind {
 

@@ -31,7 +31,7 @@ std::pair<int, int> quicklook_size(int width, int height, int max_size = kDefaul
 // failure and by the Ctrl-C handler) and renamed into place, replacing an existing file; a stale
 // `png_path`.aux.xml is removed.
 //
-// Throws RasterError (tm/tiling.h) naming the file: missing or unreadable raster, too few bands,
+// Throws RasterError (tm/raster_io.h) naming the file: missing or unreadable raster, too few bands,
 // missing or unwritable output folder, output equal to the input, GDAL failures.
 // Throws std::invalid_argument when the modality has no quicklook style or max_size < 1.
 void write_quicklook(const std::string& raster_path, const Modality& modality,

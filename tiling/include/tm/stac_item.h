@@ -48,7 +48,7 @@
 #include <string>
 #include <vector>
 
-#include "tm/tiling.h"
+#include "tm/pipeline.h"  // SceneInput
 
 namespace terramind {
 

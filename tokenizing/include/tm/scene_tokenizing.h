@@ -1,7 +1,10 @@
-// Scenes <-> token rasters with an image tokenizer, tile by tile. The scene is cut into square
-// tiles on a fixed grid from its origin (the last row and column reach past the raster and are
-// filled by reflection); every tile is encoded on its own, so a token raster is a self-contained
-// archive of the scene. Decoding runs the same tile grid on the tokens and writes full resolution.
+// tm/scene_tokenizing.h — scenes <-> token rasters with an image tokenizer, tile by tile (public
+// header of tm_tokenizing; tm_tokenize is a thin program over it).
+//
+// The scene is cut into square tiles on a fixed grid from its origin (tm/tile_grid.h: the last row
+// and column reach past the raster and are filled by reflection); every tile is encoded on its own,
+// so a token raster (tm/token_raster.h) is a self-contained archive of the scene. Decoding runs the
+// same tile grid on the tokens and writes full resolution.
 #pragma once
 
 #include <cstdint>
@@ -9,9 +12,9 @@
 #include <optional>
 #include <string>
 
-#include "tm/model.h"
-#include "tm/tiling.h"
-#include "token_raster.h"
+#include "tm/raster_io.h"
+#include "tm/token_raster.h"
+#include "tm/tokenizer.h"
 
 namespace terramind {
 

@@ -9,10 +9,10 @@
 namespace terramind {
 
 // (values - mean) / std over channel dim 1 of [B, C, H, W]; `what` names the modality in errors.
-at::Tensor standardize_channels(const ChannelStats& stats, const at::Tensor& values,
+at::Tensor standardise_channels(const ChannelStats& stats, const at::Tensor& values,
                                 const std::string& what);
 // values * std + mean, the inverse.
-at::Tensor destandardize_channels(const ChannelStats& stats, const at::Tensor& values,
+at::Tensor destandardise_channels(const ChannelStats& stats, const at::Tensor& values,
                                   const std::string& what);
 
 }  // namespace terramind

@@ -1,4 +1,5 @@
-#include "scene_tokenizing.h"
+// Scenes <-> token rasters (tm/scene_tokenizing.h).
+#include "tm/scene_tokenizing.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -7,8 +8,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "tm/ascii_strings.h"
+#include "tm/interrupt.h"
+#include "tm/pipeline.h"
 #include "tm/registry.h"
-#include "token_raster.h"
+#include "tm/tile_grid.h"
 
 namespace terramind {
 
@@ -17,22 +21,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
-
-// Square tiles on a fixed grid from the raster origin, row-major; `cell` is the tile side in the
-// raster's own pixels (tile size / 16 on a token raster).
-struct TileGrid {
-  int cell, cols, rows;
-  TileGrid(int width, int height, int cell_size)
-      : cell(cell_size), cols(ceil_div(width, cell_size)), rows(ceil_div(height, cell_size)) {}
-  int count() const { return cols * rows; }
-  PixelWindow window(int index) const {
-    return {(index % cols) * cell, (index / cols) * cell, cell, cell};
-  }
-};
-
-PixelWindow crop(const PixelWindow& w, int width, int height) {
-  return {w.x, w.y, std::min(w.width, width - w.x), std::min(w.height, height - w.y)};
-}
 
 // Band-sequential values of `planes` [bands, size, size] cropped to the window's size.
 template <typename T>
@@ -139,6 +127,7 @@ TokenizingSummary encode_scene(const std::string& scene_path, const std::string&
   for (const auto& [key, value] : provenance.tiff_tags) spec.metadata[key] = value;
   AtomicRasterWriter writer(tokens_path, spec, options.write);
 
+  // The same tiles on the scene (pixels) and on the token raster (tile size / patch tokens).
   const TileGrid tiles(info.width, info.height, options.tile_size);
   const TileGrid token_tiles(grid_w, grid_h, options.tile_size / patch);
   std::vector<int> batch;
@@ -149,13 +138,13 @@ TokenizingSummary encode_scene(const std::string& scene_path, const std::string&
     try {
       tokens = tokenizer.encode(at::cat(images)).to(at::kLong);
     } catch (const std::invalid_argument& e) {
-      const PixelWindow w = tiles.window(batch.front());
+      const PixelWindow w = tiles.tile(batch.front());
       throw std::invalid_argument(scene_path + (batch.size() > 1 ? ", tiles from" : ", tile at") +
                                   " pixel (" + std::to_string(w.x) + ", " + std::to_string(w.y) +
                                   "): " + e.what());
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      const PixelWindow w = crop(token_tiles.window(batch[i]), grid_w, grid_h);
+      const PixelWindow w = token_tiles.footprint(batch[i]);
       const auto ids = cropped_planes<int64_t>(tokens[static_cast<int64_t>(i)].unsqueeze(0), w);
       if (spec.data_type == "UInt16") {
         const std::vector<std::uint16_t> narrow(ids.begin(), ids.end());
@@ -173,13 +162,13 @@ TokenizingSummary encode_scene(const std::string& scene_path, const std::string&
   };
   for (int index = 0; index < tiles.count(); ++index) {
     throw_if_interrupted();
-    const WindowData data = reader.read(tiles.window(index), EdgePolicy::kReflect);
+    const WindowData data = reader.read(tiles.tile(index), EdgePolicy::kReflect);
     const at::Tensor x = window_tensor(data);
     const at::Tensor valid = at::from_blob(const_cast<std::uint8_t*>(data.valid.data()),
                                            {1, 1, data.height, data.width}, at::kByte)
                                  .to(at::kBool);
     // Missing pixels: class 0 ("no data") for class inputs, the modality mean otherwise.
-    images.push_back(at::where(valid, tokenizer.standardize(x), at::zeros_like(x)));
+    images.push_back(at::where(valid, tokenizer.standardise(x), at::zeros_like(x)));
     batch.push_back(index);
     if (static_cast<int>(batch.size()) >= std::max(1, options.batch_size)) flush();
   }
@@ -202,9 +191,9 @@ TokenizingSummary decode_scene(const std::string& tokens_path, const ImageTokeni
   const TokenRasterMetadata meta = token_metadata_or_assumed(tokens_path, card);
   if (meta.fsq_levels != card.fsq_levels || meta.modality != card.modality)
     throw std::invalid_argument(tokens_path + " holds " + meta.modality + " tokens of FSQ " +
-                                levels_text(meta.fsq_levels) + " (" + meta.tokenizer +
+                                join(meta.fsq_levels, "-") + " (" + meta.tokenizer +
                                 "); the tokenizer " + card.name + " is for " + card.modality +
-                                " with FSQ " + levels_text(card.fsq_levels));
+                                " with FSQ " + join(card.fsq_levels, "-"));
   const int patch = static_cast<int>(card.patch_size);
   if (meta.patch_size != patch)
     throw std::invalid_argument(tokens_path + ": tokens of " + std::to_string(meta.patch_size) +
@@ -284,14 +273,14 @@ TokenizingSummary decode_scene(const std::string& tokens_path, const ImageTokeni
       decode.steps = steps;
       decode.clamp = options.clamp;
       if (!classes) decode.noise = at::cat(noises);
-      decoded = tokenizer.destandardize(tokenizer.decode(tokens, decode));
+      decoded = tokenizer.destandardise(tokenizer.decode(tokens, decode));
     } catch (const std::invalid_argument& e) {
-      const PixelWindow w = token_tiles.window(batch.front());
+      const PixelWindow w = token_tiles.tile(batch.front());
       throw std::invalid_argument(tokens_path + ", tile at token (" + std::to_string(w.x) + ", " +
                                   std::to_string(w.y) + "): " + e.what());
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      const PixelWindow w = crop(tiles.window(batch[i]), width, height);
+      const PixelWindow w = tiles.footprint(batch[i]);
       const at::Tensor out = decoded[static_cast<int64_t>(i)];
       if (classes) {
         const auto ids = cropped_planes<std::uint8_t>(class_raster(out.unsqueeze(0)), w);
@@ -315,11 +304,11 @@ TokenizingSummary decode_scene(const std::string& tokens_path, const ImageTokeni
   const int64_t T = tile;
   for (int index = 0; index < tiles.count(); ++index) {
     throw_if_interrupted();
-    const WindowData data = reader.read(token_tiles.window(index), EdgePolicy::kReplicate);
+    const WindowData data = reader.read(token_tiles.tile(index), EdgePolicy::kReplicate);
     if (data.valid_count() != data.valid.size())
       throw RasterError(tokens_path + ": nodata inside the token raster near token (" +
-                        std::to_string(token_tiles.window(index).x) + ", " +
-                        std::to_string(token_tiles.window(index).y) + ")");
+                        std::to_string(token_tiles.tile(index).x) + ", " +
+                        std::to_string(token_tiles.tile(index).y) + ")");
     const at::Tensor values = window_tensor(data).squeeze(1);  // [1, h, w]
     if (!at::equal(values, values.round()))
       throw RasterError(tokens_path + ": token values must be whole numbers");

@@ -1,4 +1,4 @@
-#include "standardization.h"
+#include "standardisation.h"
 
 #include <stdexcept>
 #include <utility>
@@ -18,13 +18,13 @@ std::pair<at::Tensor, at::Tensor> stats_tensors(const ChannelStats& stats, const
 
 }  // namespace
 
-at::Tensor standardize_channels(const ChannelStats& stats, const at::Tensor& values,
+at::Tensor standardise_channels(const ChannelStats& stats, const at::Tensor& values,
                                 const std::string& what) {
   const auto [mean, std_dev] = stats_tensors(stats, values, what);
   return (values.to(at::kFloat) - mean) / std_dev;
 }
 
-at::Tensor destandardize_channels(const ChannelStats& stats, const at::Tensor& values,
+at::Tensor destandardise_channels(const ChannelStats& stats, const at::Tensor& values,
                                   const std::string& what) {
   const auto [mean, std_dev] = stats_tensors(stats, values, what);
   return values * std_dev + mean;

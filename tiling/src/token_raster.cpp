@@ -1,8 +1,13 @@
-#include "token_raster.h"
+// Token raster metadata (tm/token_raster.h).
+#include "tm/token_raster.h"
 
 #include <gdal.h>
 
 #include <stdexcept>
+
+#include "gdal_session.h"
+#include "tm/ascii_strings.h"
+#include "tm/raster_io.h"
 
 namespace terramind {
 
@@ -23,19 +28,13 @@ int to_int(const std::string& text, const std::string& key, const std::string& p
 
 }  // namespace
 
-std::string levels_text(const std::vector<int>& levels) {
-  std::string out;
-  for (std::size_t i = 0; i < levels.size(); ++i) out += (i ? "-" : "") + std::to_string(levels[i]);
-  return out;
-}
-
 std::map<std::string, std::string> TokenRasterMetadata::to_metadata() const {
   const std::string p = kPrefix;
   return {{p + "FORMAT", kFormat},
           {p + "MODALITY", modality},
           {p + "TOKENIZER", tokenizer},
           {p + "TOKENIZER_CARD", tokenizer_card},
-          {p + "FSQ_LEVELS", levels_text(fsq_levels)},
+          {p + "FSQ_LEVELS", join(fsq_levels, "-")},
           {p + "VOCAB_SIZE", std::to_string(vocab_size)},
           {p + "PATCH_SIZE", std::to_string(patch_size)},
           {p + "TILE_SIZE", std::to_string(tile_size)},
@@ -75,10 +74,10 @@ TokenRasterMetadata TokenRasterMetadata::from_metadata(
 }
 
 std::map<std::string, std::string> read_raster_metadata(const std::string& path) {
-  GDALAllRegister();
+  ensure_gdal_registered();
   GDALDatasetH ds =
       GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, nullptr, nullptr, nullptr);
-  if (!ds) throw std::runtime_error(path + " is not a raster GDAL can read");
+  if (!ds) throw RasterError(path + " is not a raster GDAL can read");
   std::map<std::string, std::string> items;
   if (char** list = GDALGetMetadata(ds, nullptr)) {
     for (char** item = list; *item; ++item) {
