@@ -44,7 +44,10 @@ export LD_PRELOAD
 
 echo "== Test suite under ASan + UBSan"
 status=0
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 1500 || status=1
+# The man page tests run man/troff, whose own new[]/free mismatch ASan reports once preloaded; they
+# test no code of ours and run in the plain suite.
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 1500 -E '^docs\.man_page' ||
+  status=1
 tested=$(date +%s)
 echo "== Test suite: $((tested - built)) s"
 
@@ -76,7 +79,8 @@ lsan info_modality 0 "$apps/tm_info" --modality S1GRD
 lsan info_raster 0 "$apps/tm_info" "$scene" --as S2L2A
 lsan info_raster_mismatch 1 "$apps/tm_info" "$scene" --as S1GRD
 lsan info_model 0 "$apps/tm_info" --model "$card"
-lsan info_checkpoint 0 "$apps/tm_info" --model "$fixtures/tokenizer_vqvae_lulc_state_dict.pt"
+lsan info_checkpoint 0 "$apps/tm_info" --model "$fixtures/terramind_generation_state_dict.pt"
+lsan info_tokenizer_checkpoint 2 "$apps/tm_info" --model "$fixtures/tokenizer_vqvae_lulc_state_dict.pt"
 lsan convert 0 "$apps/tm_convert" "$fixtures/terramind_generation_state_dict.pt" \
   --out "$scratch/gen.safetensors" --head-dim 32
 lsan info_converted 0 "$apps/tm_info" --model "$scratch/gen.json"
