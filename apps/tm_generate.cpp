@@ -15,6 +15,7 @@
 #include "tm/ascii_strings.h"
 #include "tm/model.h"
 #include "tm/runtime.h"
+#include "tm/settings.h"
 #include "tm/tiling.h"
 
 namespace po = boost::program_options;
@@ -275,19 +276,54 @@ void write_summary_csv(const std::string& path, const std::vector<SceneResult>& 
   }
 }
 
+// The shared generation settings (tm/settings.h) as options: --window, --steps, --top-p ...,
+// with the table's names, defaults and help. Values stay text until apply_shared_options reads
+// them, as the plugin reads its keys. A boolean is a switch turning its default around
+// (--chain-targets; --no-clamp for a setting that is on by default).
+void add_shared_options(po::options_description& options) {
+  for (const Setting& setting : settings_table()) {
+    if (setting.option.empty()) continue;
+    if (setting.type == SettingType::kBoolean) {
+      const bool on = setting.default_value == "true";
+      options.add_options()(setting.option.c_str(), po::bool_switch(),
+                            ((on ? "do not " : "") + setting.help).c_str());
+    } else {
+      options.add_options()(setting.option.c_str(),
+                            po::value<std::string>()->default_value(setting.default_value),
+                            setting.help.c_str());
+    }
+  }
+}
+
+// Reads the shared options given on the command line; std::invalid_argument names the option.
+void apply_shared_options(const po::variables_map& vm, TilingOptions& tiling,
+                          RuntimeSettings& runtime) {
+  for (const Setting& setting : settings_table()) {
+    if (setting.option.empty() || !vm.count(setting.option) || vm[setting.option].defaulted())
+      continue;
+    const std::string shown = "--" + setting.option;
+    if (setting.type == SettingType::kBoolean) {
+      if (vm[setting.option].as<bool>())
+        apply_setting(setting, shown, setting.default_value == "true" ? "false" : "true", tiling,
+                      runtime);
+    } else {
+      apply_setting(setting, shown, vm[setting.option].as<std::string>(), tiling, runtime);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> input_args;
-  std::string targets_arg, out_dir = ".", blend = to_string(TilingOptions{}.weighting),
-                           format = "cog", stac, stac_modalities, summary_csv;
+  std::string targets_arg, out_dir = ".", format = "cog", stac, stac_modalities, summary_csv;
   std::vector<std::string> creation_options, config_pairs, projwin_args, tr_args;
   std::string bbox_arg, bbox_crs, cutline, t_srs;
   RuntimeSettings settings;
   TilingOptions tiling;
   bool overwrite = false, quiet = false, greedy = false, probabilities = false, harmonise = false,
        pixel_grid = false;
-  bool chain = false, allow_resolution = false, quicklook = false, resume = false;
+  bool quicklook = false, resume = false;
   po::options_description options(
       "tm_generate: generate TerraMind modalities for a whole scene, georeferenced like the "
       "input\n\n"
@@ -323,41 +359,14 @@ int main(int argc, char** argv) {
       "targets, comma-separated (default: every target of the model that is not an "
       "input)")("model,m", po::value(&settings.model),
                 "model card (.json naming checkpoint and tokenizers)")(
-      "out-dir,o", po::value(&out_dir)->default_value("."), "output folder")(
-      "window", po::value(&tiling.window_size)->default_value(tiling.window_size),
-      "window size in pixels")("overlap", po::value(&tiling.overlap)->default_value(tiling.overlap),
-                               "overlap between windows in pixels")(
-      "batch", po::value(&tiling.batch_size)->default_value(tiling.batch_size),
-      "windows per model call")(
-      "steps", po::value(&settings.diffusion_steps)->default_value(settings.diffusion_steps),
-      "diffusion decoder steps")(
-      "decoding-steps", po::value(&settings.decoding_steps)->default_value(settings.decoding_steps),
-      "token decoding steps")("seed", po::value(&settings.seed)->default_value(settings.seed),
-                              "random seed (same seed, same output)")(
-      "temperature", po::value(&settings.temperature)->default_value(settings.temperature),
-      "token sampling temperature")(
-      "top-p",
-      po::value(&settings.top_p)
-          ->default_value(settings.top_p, std::to_string(settings.top_p).substr(0, 3)),
-      "nucleus sampling mass")(
-      "chain-targets", po::bool_switch(&chain),
-      "generate targets in the order given, each conditioned on the earlier ones (the "
-      "reference's chained generation; a target then depends on the targets before it)")(
-      "greedy", po::bool_switch(&greedy),
-      "arg-max tokens (temperature 0): deterministic, seamless")(
-      "blend", po::value(&blend)->default_value(blend), "taper (seamless) or mean (as the paper)")(
+      "out-dir,o", po::value(&out_dir)->default_value("."), "output folder");
+  add_shared_options(options);
+  options.add_options()("greedy", po::bool_switch(&greedy),
+                        "arg-max tokens (temperature 0): deterministic, seamless")(
       "harmonise-dem", po::bool_switch(&harmonise),
       "align per-window DEM offsets on their overlaps")(
       "probabilities", po::bool_switch(&probabilities), "also write LULC class probabilities")(
-      "no-clamp", "do not clamp diffusion outputs to mean +- 1 std (the reference clamps)")(
-      "device", po::value(&settings.device)->default_value(settings.device), "cpu or cuda")(
-      "threads", po::value(&settings.threads)->default_value(settings.threads),
-      "LibTorch threads (0: all cores)")(
-      "head-dim", po::value(&settings.head_dim)->default_value(settings.head_dim),
-      "head width for checkpoints without card")("pixel-grid", po::bool_switch(&pixel_grid),
-                                                 "accept inputs without georeferencing")(
-      "allow-resolution", po::bool_switch(&allow_resolution),
-      "accept inputs whose pixel size is far from the modality's native 10 m")(
+      "pixel-grid", po::bool_switch(&pixel_grid), "accept inputs without georeferencing")(
       "format", po::value(&format)->default_value("cog"), "cog or gtiff")(
       "of", po::value<std::string>(), "output format as GDAL spells it: COG or GTiff")(
       "co", po::value(&creation_options)->composing(),
@@ -419,9 +428,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const auto weighting = blend_weighting_from(blend);
-  if (!weighting) {
-    std::cerr << "tm_generate: --blend must be taper or mean\n";
+  try {
+    apply_shared_options(vm, tiling, settings);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "tm_generate: " << e.what() << "\n";
     return 2;
   }
   if (vm.count("of")) format = vm["of"].as<std::string>();
@@ -444,12 +454,8 @@ int main(int argc, char** argv) {
   }
   tiling.write.creation_options = creation_options;
   if (greedy) settings.temperature = 0.0;
-  if (vm.count("no-clamp")) settings.clamp = false;
   settings.targets = split(targets_arg, ',');
-  settings.chain_targets = chain;
-  tiling.weighting = *weighting;
   tiling.open.allow_ungeoreferenced = pixel_grid;
-  tiling.open.allow_any_resolution = allow_resolution;
   tiling.write.overwrite = overwrite;
   tiling.write.format = format == "cog" ? OutputFormat::kCOG : OutputFormat::kGTiff;
   tiling.resume = resume;
@@ -461,7 +467,7 @@ int main(int argc, char** argv) {
   scene_options.probabilities = probabilities;
   scene_options.harmonise = harmonise;
   scene_options.pixel_grid = pixel_grid;
-  scene_options.allow_resolution = allow_resolution;
+  scene_options.allow_resolution = tiling.open.allow_any_resolution;
   scene_options.overwrite = overwrite;
   scene_options.quicklook = quicklook;
   scene_options.resume = resume;

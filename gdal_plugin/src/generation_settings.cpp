@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tm/ascii_strings.h"
+#include "tm/settings.h"
 
 namespace terramind::gdal_plugin {
 namespace {
@@ -66,103 +67,52 @@ std::string resolve_model(const std::string& model, const std::string& base_dir)
   return fs::exists(resolved, ec) ? resolved : model;
 }
 
+std::string capitalised(std::string text) {
+  if (!text.empty()) text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+// A shared setting (tm/settings.h) as the plugin declares it.
+SettingKey plugin_key(const Setting& setting) {
+  std::string description = capitalised(setting.help);
+  if (setting.key == "opt.allow_resolution")
+    description += " (read by the plugin, not passed to the runtime)";
+  else if (setting.runtime && starts_with(setting.key, "opt."))
+    description = "TerraMind runtime: " + setting.help;
+  else if (setting.runtime)
+    description += ", passed to the runtime";
+  return {setting.key, gdal_type_name(setting.type), setting.default_value, description,
+          setting.values};
+}
+
 }  // namespace
 
 const std::vector<SettingKey>& setting_table() {
   static const std::vector<SettingKey> table = [] {
-    const TilingOptions engine;
     const GenerationSettings defaults;
+    // target and model, the shared settings (tm/settings.h) in their order, the plugin's scene
+    // keys, then the shared opt.* options.
     std::vector<SettingKey> t = {
         {"target", "string", "", "Target modality to generate, e.g. S1GRD or LULC", {}},
         {"model", "string", "", "Model checkpoint or name, passed to the runtime", {}},
-        {"steps", "int", "", "Generation steps, passed to the runtime", {}},
-        {"seed", "int", "", "Random seed, passed to the runtime", {}},
-        {"device", "string", "", "cpu, cuda, cuda:N, passed to the runtime", {}},
-        {"threads", "int", "", "Model threads (0: runtime default), passed to the runtime", {}},
-        {"window",
-         "int",
-         std::to_string(engine.window_size),
-         "Window size in pixels (a multiple of what the model needs)",
-         {}},
-        {"overlap",
-         "int",
-         std::to_string(engine.overlap),
-         "Window overlap in pixels, smaller than the window",
-         {}},
-        {"blend",
-         "string-select",
-         to_string(engine.weighting),
-         "taper (raised-cosine ramps, no seams) or mean",
-         {"taper", "mean"}},
-        {"edge",
-         "string-select",
-         to_string(engine.edge),
-         "Padding of windows reaching past the scene",
-         {"reflect", "replicate", "fill"}},
-        {"batch", "int", std::to_string(engine.batch_size), "Windows per model call", {}},
-        {"cache_mb",
-         "int",
-         std::to_string(defaults.cache_mb),
-         "Window cache of the scene in MiB",
-         {}},
-        {"overviews", "string", "auto", "auto or the number of overview levels (0: none)", {}},
-        {"descriptor",
-         "string",
-         "",
-         "A descriptor file to start from (connection strings only)",
-         {},
-         false},
-        // The plugin's own opt.* key: checked where the inputs are opened, not passed on.
-        {"opt.allow_resolution",
-         "boolean",
-         "false",
-         "Accept inputs whose pixel size is far from the modality's native resolution (read "
-         "by the plugin, not passed to the runtime)",
-         {}},
-        // The TerraMind runtime's options (runtime/src/runtime_settings.cpp), passed through.
-        {"opt.temperature",
-         "float",
-         "1.0",
-         "TerraMind runtime: token sampling temperature (0: greedy, deterministic tokens)",
-         {}},
-        {"opt.top_p",
-         "float",
-         "0.8",
-         "TerraMind runtime: nucleus sampling probability mass, in [0, 1] (0: off)",
-         {}},
-        {"opt.top_k",
-         "int",
-         "0",
-         "TerraMind runtime: sample from the k likeliest tokens (0: off)",
-         {}},
-        {"opt.decoding_steps",
-         "int",
-         "1",
-         "TerraMind runtime: decoding steps of the transformer, 1 to 4096",
-         {}},
-        {"opt.head_dim",
-         "int",
-         "64",
-         "TerraMind runtime: attention head size when the model card is inferred from a "
-         "checkpoint",
-         {}},
-        {"opt.clamp",
-         "boolean",
-         "true",
-         "TerraMind runtime: clamp diffusion outputs to mean +- 1 std, as the reference does",
-         {}},
-        {"opt.chain",
-         "boolean",
-         "false",
-         "TerraMind runtime: chained generation, later targets conditioned on earlier ones "
-         "(false: each target from the inputs alone)",
-         {}},
-        {"opt.targets",
-         "string",
-         "",
-         "TerraMind runtime: comma-separated targets to offer (default: every decodable output)",
-         {}},
     };
+    for (const Setting& setting : settings_table())
+      if (!starts_with(setting.key, "opt.")) t.push_back(plugin_key(setting));
+    t.push_back({"cache_mb",
+                 "int",
+                 std::to_string(defaults.cache_mb),
+                 "Window cache of the scene in MiB",
+                 {}});
+    t.push_back(
+        {"overviews", "string", "auto", "auto or the number of overview levels (0: none)", {}});
+    t.push_back({"descriptor",
+                 "string",
+                 "",
+                 "A descriptor file to start from (connection strings only)",
+                 {},
+                 false});
+    for (const Setting& setting : settings_table())
+      if (starts_with(setting.key, "opt.")) t.push_back(plugin_key(setting));
     return t;
   }();
   return table;
@@ -188,15 +138,6 @@ const SettingKey* runtime_option_entry(const std::string& name) {
   return nullptr;
 }
 
-// GDAL's spellings of a boolean (CPLTestBool) as the TerraMind runtime reads them.
-std::string boolean_value(const std::string& key, const std::string& value) {
-  const std::string v = to_lower(value);
-  if (v == "true" || v == "yes" || v == "on" || v == "1") return "true";
-  if (v == "false" || v == "no" || v == "off" || v == "0") return "false";
-  throw SettingsError(key + " must be a boolean (true/false, yes/no, on/off, 1/0), got '" + value +
-                      "'");
-}
-
 }  // namespace
 
 std::string canonical_key(const std::string& key) {
@@ -219,48 +160,52 @@ std::string canonical_key(const std::string& key) {
 void apply_setting(GenerationSettings& s, const std::string& key, const std::string& value,
                    const std::string& base_dir) {
   const std::string name = canonical_key(key);
-  const int kMaxInt = std::numeric_limits<int>::max();
-  if (name == "opt.allow_resolution") {
-    s.allow_resolution = boolean_value(name, value) == "true";
-    return;
-  }
-  if (name.rfind("opt.", 0) == 0) {
-    const SettingKey* entry = runtime_option_entry(name.substr(4));
-    s.runtime_options[name.substr(4)] =
-        entry && entry->type == "boolean" ? boolean_value(name, value) : value;
+  const Setting* shared = find_setting(name);
+  if (!shared && starts_with(name, "opt.")) {  // another runtime's option: passed on as it is
+    s.runtime_options[name.substr(4)] = value;
     return;
   }
   if (name == "descriptor")
     throw SettingsError("descriptor= is only valid in a connection string, once");
-  if (value.empty()) throw SettingsError(name + " has an empty value");
+  if (!starts_with(name, "opt.") && value.empty())
+    throw SettingsError(name + " has an empty value");
+  if (shared) {
+    // The engine's and the runtime's settings are read as tm_generate reads them (one reader,
+    // one set of messages); the runtime's go on as settings JSON, in their canonical spelling.
+    TilingOptions engine;
+    engine.window_size = s.window_size;
+    engine.overlap = s.overlap;
+    engine.weighting = s.weighting;
+    engine.edge = s.edge;
+    engine.batch_size = s.batch_size;
+    engine.open.allow_any_resolution = s.allow_resolution;
+    RuntimeSettings runtime;
+    try {
+      apply_setting(*shared, name, value, engine, runtime);
+    } catch (const std::invalid_argument& e) {
+      throw SettingsError(e.what());
+    }
+    s.window_size = engine.window_size;
+    s.overlap = engine.overlap;
+    s.weighting = engine.weighting;
+    s.edge = engine.edge;
+    s.batch_size = engine.batch_size;
+    s.allow_resolution = engine.open.allow_any_resolution;
+    if (name == "steps") s.steps = static_cast<int>(runtime.diffusion_steps);
+    if (name == "seed") s.seed = runtime.seed;
+    if (name == "device") s.device = runtime.device;
+    if (name == "threads") s.threads = runtime.threads;
+    if (starts_with(name, "opt.") && shared->runtime)
+      s.runtime_options[name.substr(4)] =
+          shared->type == SettingType::kBoolean ? boolean_setting(name, value) : value;
+    return;
+  }
+  const int kMaxInt = std::numeric_limits<int>::max();
   if (name == "target") {
     const Modality* modality = ModalityRegistry::instance().find(value);
     s.targets = {modality ? modality->name : value};
   } else if (name == "model") {
     s.model = resolve_model(value, base_dir);
-  } else if (name == "steps") {
-    s.steps = parse_integer<int>(name, value, 1, 100000);
-  } else if (name == "seed") {
-    s.seed = parse_integer<std::int64_t>(name, value, std::numeric_limits<std::int64_t>::min(),
-                                         std::numeric_limits<std::int64_t>::max());
-  } else if (name == "device") {
-    s.device = value;
-  } else if (name == "threads") {
-    s.threads = parse_integer<int>(name, value, 0, 4096);
-  } else if (name == "window") {
-    s.window_size = parse_integer<int>(name, value, 1, 8192);
-  } else if (name == "overlap") {
-    s.overlap = parse_integer<int>(name, value, 0, 8191);
-  } else if (name == "blend") {
-    const auto weighting = blend_weighting_from(value);
-    if (!weighting) throw SettingsError("blend must be taper or mean, got " + value);
-    s.weighting = *weighting;
-  } else if (name == "edge") {
-    const auto edge = edge_policy_from(value);
-    if (!edge) throw SettingsError("edge must be reflect, replicate or fill, got " + value);
-    s.edge = *edge;
-  } else if (name == "batch") {
-    s.batch_size = parse_integer<int>(name, value, 1, 4096);
   } else if (name == "cache_mb") {
     s.cache_mb = parse_integer<int>(name, value, 0, kMaxInt);
   } else if (name == "overviews") {

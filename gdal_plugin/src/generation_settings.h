@@ -26,7 +26,7 @@ struct GenerationSettings {
 
   // Model settings, passed to the runtime (tm_runtime_api.h).
   std::string model;
-  std::optional<int> steps;
+  std::optional<std::int64_t> steps;
   std::optional<std::int64_t> seed;
   std::string device;
   std::optional<int> threads;
@@ -48,6 +48,8 @@ struct GenerationSettings {
 
 // One key of the vocabulary: the parser's key list, the driver's open option list
 // (GDAL_DMD_OPENOPTIONLIST, upper-case names) and gdal_plugin/README.md's tables all follow it.
+// The engine's and the runtime's keys come from the table tm_generate's options are generated
+// from too (tm/settings.h): same names, types, defaults and help.
 struct SettingKey {
   std::string name;           // lower case; runtime options as "opt.<name>"
   std::string type;           // as GDAL open options declare it: int, float, boolean, string ...
@@ -58,15 +60,18 @@ struct SettingKey {
 };
 
 // Every setting key, then the runtime options of the TerraMind runtime (runtime/): "opt.<name>".
+// The plugin's own keys (target, model, cache_mb, overviews, descriptor) and the shared settings
+// of tm/settings.h, in one order.
 // Other opt.<name> keys are passed through to whatever runtime is loaded as well.
 const std::vector<SettingKey>& setting_table();
 
 // Names of the table's setting keys (not the opt.* ones), for messages.
 const std::vector<std::string>& setting_keys();
 
-// Applies one `key=value`. Modality keys (registry names or aliases) add or replace an input;
-// relative input paths are taken relative to `base_dir`, as is the model when such a file exists.
-// Throws SettingsError.
+// Applies one `key=value`; shared settings through terramind::apply_setting (the messages of
+// tm_generate, with the key's name). Modality keys (registry names or aliases) add or replace an
+// input; relative input paths are taken relative to `base_dir`, as is the model when such a file
+// exists. Throws SettingsError.
 void apply_setting(GenerationSettings& settings, const std::string& key, const std::string& value,
                    const std::string& base_dir);
 

@@ -1,9 +1,11 @@
 // The driver's declared open options: every setting key, and every runtime option of the
-// TerraMind runtime (opt.<name>), in GDAL_DMD_OPENOPTIONLIST and in gdal_plugin/README.md.
+// TerraMind runtime (opt.<name>), in GDAL_DMD_OPENOPTIONLIST and in gdal_plugin/README.md; and
+// the shared settings table (tm/settings.h) behind both them and tm_generate's options.
 #include <gtest/gtest.h>
 
 #include <cpl_minixml.h>
 
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -11,6 +13,7 @@
 
 #include "plugin_test_support.h"
 #include "test_paths.h"
+#include "tm/settings.h"
 
 using namespace terramind;
 using namespace terramind::testing;
@@ -66,7 +69,80 @@ std::set<std::string> terramind_runtime_options() {
   return names;
 }
 
+// What a command writes on stdout, whitespace runs (Boost's line wrapping) made one space.
+std::string collapsed_output(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("cannot run " + command);
+  std::string out;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  if (pclose(pipe) != 0) throw std::runtime_error(command + " failed");
+  return std::regex_replace(out, std::regex("\\s+"), " ");
+}
+
 }  // namespace
+
+TEST(SharedSettings, TmGenerateOptionsAndPluginKeysComeFromOneTable) {
+  // Every shared setting is a plugin open option and, where it has one, a tm_generate option,
+  // with the same default and help: both are generated from settings_table().
+  const auto declared = declared_open_options();
+  const std::string help = collapsed_output(std::string(TM_TEST_TM_GENERATE) + " --help");
+  std::size_t options = 0;
+  for (const Setting& setting : settings_table()) {
+    const std::string name = upper(setting.key);
+    ASSERT_TRUE(declared.count(name)) << name << " is not in GDAL_DMD_OPENOPTIONLIST";
+    EXPECT_EQ(declared.at(name).default_value, setting.default_value) << name;
+    EXPECT_EQ(declared.at(name).type, gdal_type_name(setting.type)) << name;
+    EXPECT_NE(declared.at(name).description.find(setting.help.substr(1)), std::string::npos)
+        << name << ": " << declared.at(name).description;
+    if (setting.option.empty()) continue;
+    ++options;
+    const bool on = setting.default_value == "true";
+    const std::string line =
+        setting.type == SettingType::kBoolean
+            ? " --" + setting.option + " " + (on ? "do not " : "") + setting.help
+            : " --" + setting.option + " arg (=" + setting.default_value + ") " + setting.help;
+    EXPECT_NE(help.find(line), std::string::npos) << "tm_generate --help lacks '" << line << "'";
+  }
+  EXPECT_GE(options, 14u) << "window, overlap, batch, blend, steps, decoding-steps, seed, "
+                             "temperature, top-p, device, threads, head-dim, chain-targets, "
+                             "no-clamp at least";
+  // The defaults are the engine's and the runtime's.
+  EXPECT_EQ(find_setting("window")->default_value, std::to_string(TilingOptions{}.window_size));
+  EXPECT_EQ(find_setting("batch")->default_value, std::to_string(TilingOptions{}.batch_size));
+  EXPECT_EQ(find_setting("steps")->default_value,
+            std::to_string(RuntimeSettings{}.diffusion_steps));
+  EXPECT_EQ(find_setting("opt.top_p")->default_value, "0.8");
+}
+
+TEST(SharedSettings, OneReaderGivesBothToolsTheSameMessages) {
+  TilingOptions tiling;
+  RuntimeSettings runtime;
+  auto message = [&](const std::string& key, const std::string& shown, const std::string& value) {
+    try {
+      apply_setting(*find_setting(key), shown, value, tiling, runtime);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(message("window", "--window", "abc"), "--window must be an integer, got 'abc'");
+  EXPECT_EQ(message("window", "window", "0"), "window must be in [1, 8192], got 0");
+  EXPECT_EQ(message("batch", "--batch", "0"), "--batch must be >= 1, got 0");
+  EXPECT_EQ(message("blend", "--blend", "max"), "--blend must be taper or mean, got max");
+  EXPECT_EQ(message("opt.top_p", "--top-p", "x"), "--top-p must be a number, got 'x'");
+  EXPECT_EQ(message("opt.chain", "opt.chain", "maybe"),
+            "opt.chain must be a boolean (true/false, yes/no, on/off, 1/0), got 'maybe'");
+  EXPECT_EQ(message("window", "--window", "448") + message("blend", "blend", "MEAN") +
+                message("opt.top_p", "--top-p", "0.5") + message("opt.clamp", "--no-clamp", "no") +
+                message("steps", "--steps", "25"),
+            "");
+  EXPECT_EQ(tiling.window_size, 448);
+  EXPECT_EQ(tiling.weighting, BlendWeighting::kMean);
+  EXPECT_EQ(runtime.top_p, 0.5);
+  EXPECT_FALSE(runtime.clamp);
+  EXPECT_EQ(runtime.diffusion_steps, 25);
+}
 
 TEST(PluginOpenOptions, EverySettingKeyIsDeclared) {
   const auto declared = declared_open_options();

@@ -10,6 +10,7 @@
 //   tm/pipeline.h      the streaming pipeline (generate_scene), areas, provenance
 //   tm/interrupt.h     Ctrl-C handling
 //   tm/option_names.h  names of the engine's choices (blend weighting, edge policy)
+//   tm/settings.h      the settings tm_generate and the plugin share (RuntimeSettings, table)
 //   tm/quicklook.h     PNG quicklooks of rasters
 //   tm/stac_item.h     scene inputs from a STAC Item
 // GDAL is an implementation detail: it does not appear in these headers. Knows nothing about
@@ -36,7 +37,8 @@
 #include "tm/quicklook.h"  // PNG quicklooks of rasters
 #include "tm/raster_io.h"
 #include "tm/registry.h"
+#include "tm/settings.h"
 #include "tm/window_model.h"
 
-#include "tm/stac_item.h"  // scene inputs from a STAC Item
+#include "tm/stac_item.h"      // scene inputs from a STAC Item
 #include "tm/window_engine.h"  // the shared pieces of the window engine
