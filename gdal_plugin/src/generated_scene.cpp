@@ -50,17 +50,6 @@ std::vector<int> covering(const std::vector<int>& origins, int window, int begin
   return out;
 }
 
-// The engine options the settings stand for, as tm_generate passes them to generate_scene.
-TilingOptions tiling_options(const GenerationSettings& s) {
-  TilingOptions options;
-  options.window_size = s.window_size;
-  options.overlap = s.overlap;
-  options.weighting = s.weighting;
-  options.edge = s.edge;
-  options.batch_size = s.batch_size;
-  return options;
-}
-
 }  // namespace
 
 // One window read and prepared for the model, waiting for its batch.
@@ -114,7 +103,7 @@ GeneratedScene::GeneratedScene(const GenerationSettings& settings, const RasterI
     RunPlan plan = validate_run(m, settings_.inputs, {target}, settings_.window_size);
     standardise_ = plan.standardise;
     spec_ = std::move(plan.targets.front());
-    provenance_ = output_provenance(m, settings_.inputs, tiling_options(settings_), target);
+    provenance_ = output_provenance(m, settings_.inputs, engine_options(settings_), target);
   });
   if (spec_.name.empty()) spec_.name = target;
 

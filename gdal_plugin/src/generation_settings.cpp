@@ -87,6 +87,17 @@ SettingKey plugin_key(const Setting& setting) {
 
 }  // namespace
 
+TilingOptions engine_options(const GenerationSettings& s) {
+  TilingOptions options;
+  options.window_size = s.window_size;
+  options.overlap = s.overlap;
+  options.weighting = s.weighting;
+  options.edge = s.edge;
+  options.batch_size = s.batch_size;
+  options.open.allow_any_resolution = s.allow_resolution;
+  return options;
+}
+
 const std::vector<SettingKey>& setting_table() {
   static const std::vector<SettingKey> table = [] {
     const GenerationSettings defaults;
@@ -172,13 +183,7 @@ void apply_setting(GenerationSettings& s, const std::string& key, const std::str
   if (shared) {
     // The engine's and the runtime's settings are read as tm_generate reads them (one reader,
     // one set of messages); the runtime's go on as settings JSON, in their canonical spelling.
-    TilingOptions engine;
-    engine.window_size = s.window_size;
-    engine.overlap = s.overlap;
-    engine.weighting = s.weighting;
-    engine.edge = s.edge;
-    engine.batch_size = s.batch_size;
-    engine.open.allow_any_resolution = s.allow_resolution;
+    TilingOptions engine = engine_options(s);
     RuntimeSettings runtime;
     try {
       apply_setting(*shared, name, value, engine, runtime);

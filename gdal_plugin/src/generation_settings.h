@@ -65,6 +65,9 @@ struct SettingKey {
 // Other opt.<name> keys are passed through to whatever runtime is loaded as well.
 const std::vector<SettingKey>& setting_table();
 
+// The engine options the settings stand for, as tm_generate passes them to generate_scene.
+TilingOptions engine_options(const GenerationSettings& settings);
+
 // Names of the table's setting keys (not the opt.* ones), for messages.
 const std::vector<std::string>& setting_keys();
 
