@@ -319,6 +319,28 @@ def main(out):
         write(out, "token_raster", "meta%d.txt" % i,
               "".join("%s=%s\n" % kv for kv in items.items()))
 
+    # Training shards: a tm shard with a record and arrays (gzip'd .npy, as tm_shards writes).
+    import gzip, tarfile
+    def npy(descr, shape, body):
+        header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+        header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+        return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + body
+    record = json.dumps({"key": "k0", "split": "train", "crs": "EPSG:32632",
+                         "geotransform": [500000, 10, 0, 6000000, 0, -10], "width": 2,
+                         "height": 2, "date": None, "center_lon": 9.0, "center_lat": 54.1,
+                         "sources": {"DEM": "dem.tif"}}).encode()
+    members = [("k0.json", record),
+               ("k0.dem.npy.gz", gzip.compress(npy("<i2", "(1, 2, 2)", struct.pack("<4h", 1, 2, 3, 4)))),
+               ("k0.s1rtc.npy.gz", gzip.compress(npy("<f4", "(2, 1, 2)", struct.pack("<4f", -1, -2, -3, 0.5)))),
+               ("k1.lulc.npy", npy("|u1", "(1, 2, 2)", bytes([1, 2, 9, 0])))]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, body in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    write(out, "shard", "shard.tar", buffer.getvalue())
+
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

@@ -67,6 +67,7 @@ dictionary() {  # target -> its dictionary, concatenated from fuzz/dicts
     card_inference) names="card_inference" ;;
     connection_string | descriptor) names="plugin" ;;
     token_raster) names="token_raster json" ;;
+    shard) names="json" ;;
     *) return ;;
   esac
   local out="$BUILD_DIR/logs/$1.dict"

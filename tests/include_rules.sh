@@ -39,6 +39,8 @@ forbid "the GDAL plugin uses LibTorch, the model or runtime sources (only tm_run
   "$torch|$model_headers|tm/runtime\\.h|terramind_window_model" gdal_plugin
 forbid "the ABI header includes more than the window-model types" \
   "tm/(tiling|raster_io|pipeline|blending|window_engine)\\.h" gdal_plugin/tm_runtime_api.h
-forbid "apps use GDAL directly (ask tiling)" "$gdal" apps
+forbid "training data uses LibTorch, the model, tiling, the runtime or argument parsing" \
+  "$torch|$model_headers|$tiling_headers|tm/runtime\\.h|boost/" training
+forbid "apps use GDAL directly (ask tiling or training)" "$gdal" apps
 [ $status -eq 0 ] && echo "include rules: kept"
 exit $status

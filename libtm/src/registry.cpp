@@ -102,6 +102,13 @@ Modality parse_modality(const nlohmann::json& j) {
   m.units = j.value("units", "");
   m.resolution_m = j.value("resolution_m", 0.0);
   m.raster_types = j.value("raster_types", std::vector<std::string>{});
+  if (j.contains("plausible_range")) {
+    const auto range = j.at("plausible_range").get<std::vector<double>>();
+    if (range.size() != 2 || !(range[0] < range[1]))
+      throw std::invalid_argument("modality registry: " + m.name +
+                                  " plausible_range must be [low, high] with low < high");
+    m.plausible_range = std::array<double, 2>{range[0], range[1]};
+  }
   m.output_type = j.value("output_type", "");
   for (const auto& b : j.value("bands", nlohmann::json::array()))
     m.bands.push_back(Band{b.at(0).get<std::string>(), b.at(1).get<std::string>()});

@@ -21,8 +21,8 @@ rm -rf "$3" && mkdir -p "$3" || exit 2
 s=$(cd "$3" && pwd -P)
 
 gen=$build/apps/tm_generate info=$build/apps/tm_info
-convert=$build/apps/tm_convert tokenize=$build/apps/tm_tokenize
-for tool in "$gen" "$info" "$convert" "$tokenize" "$build/gdal_plugin/gdal_TM.so"; do
+convert=$build/apps/tm_convert tokenize=$build/apps/tm_tokenize shards=$build/apps/tm_shards
+for tool in "$gen" "$info" "$convert" "$tokenize" "$shards" "$build/gdal_plugin/gdal_TM.so"; do
   [ -e "$tool" ] || { echo "missing $tool (build it first)" >&2; exit 2; }
 done
 sysgdal=/usr/bin/python3  # Debian's python3, with GDAL's bindings (osgeo)
@@ -257,6 +257,66 @@ run "tm_tokenize: not a raster" \
   "tm_tokenize encode $s/not_a_raster.tif --modality LULC --tokenizer $lulc_tokenizer --out $s/x.tif" \
   "$tokenize" encode "$s/not_a_raster.tif" --modality LULC --tokenizer "$lulc_tokenizer" \
   --out "$s/x.tif"
+# tm_shards: sample folders (DEM + NDVI of two TerraMesh examples) with one thing wrong each, and
+# a built dataset whose shards are then damaged.
+examples=$shared/data/terramesh_examples
+pair() {
+  mkdir -p "$1/DEM" "$1/NDVI"
+  for id in 38D_378R_2_3 282D_485L_3_3; do
+    cp "$examples/DEM/$id.tif" "$1/DEM/" && cp "$examples/NDVI/$id.tif" "$1/NDVI/"
+  done
+  chmod -R u+w "$1"
+}
+mkdir -p "$s/shards_empty/DEM"
+pair "$s/shards_misaligned"
+quiet "$sysgdal" -c '
+import sys
+from osgeo import gdal
+ds = gdal.Open(sys.argv[1], gdal.GA_Update)
+gt = list(ds.GetGeoTransform()); gt[0] += 10; ds.SetGeoTransform(gt)
+ds = None
+' "$s/shards_misaligned/NDVI/38D_378R_2_3.tif"
+pair "$s/shards_missing" && rm "$s/shards_missing/NDVI/282D_485L_3_3.tif"
+pair "$s/shards_bands" && mkdir -p "$s/shards_bands/S2L2A"
+cp "$s/three_bands.tif" "$s/shards_bands/S2L2A/38D_378R_2_3.tif"
+cp "$scene" "$s/shards_bands/S2L2A/282D_485L_3_3.tif"
+quiet gdal_edit.py -a_ullr 790236.0404 7198039.2523 792476.0404 7195799.2523 -a_srs EPSG:32722 \
+  "$s/shards_bands/S2L2A/282D_485L_3_3.tif"
+pair "$s/shards_nan"
+quiet "$sysgdal" -c '
+import sys
+from osgeo import gdal
+ds = gdal.Open(sys.argv[1], gdal.GA_Update)
+ds.GetRasterBand(1).Fill(float("nan"))
+ds = None
+' "$s/shards_nan/NDVI/38D_378R_2_3.tif"
+# Built from relative paths: the records (and so the shard sizes) do not depend on the checkout.
+(cd "$shared/data" && quiet "$shards" build terramesh_examples --out "$s/shards_ds" --val-fraction 0 \
+  --max-samples-per-shard 3 -q)
+cp -r "$s/shards_ds" "$s/shards_truncated" && cp -r "$s/shards_ds" "$s/shards_tampered"
+truncate -s 1000000 "$s/shards_truncated/train/shards_ds-train-000001.tar"
+printf '\xff' | dd of="$s/shards_tampered/train/shards_ds-train-000000.tar" bs=1 seek=5000 \
+  conv=notrunc status=none
+run "tm_shards: empty input folder" "tm_shards build $s/shards_empty --out $s/shards_out" \
+  "$shards" build "$s/shards_empty" --out "$s/shards_out"
+run "tm_shards: misaligned sample" "tm_shards build $s/shards_misaligned --out $s/shards_out" \
+  "$shards" build "$s/shards_misaligned" --out "$s/shards_out"
+run "tm_shards: missing modality file" "tm_shards build $s/shards_missing --out $s/shards_out" \
+  "$shards" build "$s/shards_missing" --out "$s/shards_out"
+run "tm_shards: wrong band count" "tm_shards build $s/shards_bands --out $s/shards_out" \
+  "$shards" build "$s/shards_bands" --out "$s/shards_out"
+run "tm_shards: all-NaN sample" "tm_shards build $s/shards_nan --out $s/shards_out" \
+  "$shards" build "$s/shards_nan" --out "$s/shards_out"
+run "tm_shards: existing dataset" "tm_shards build <shared>/data/terramesh_examples --out $s/shards_ds" \
+  "$shards" build "$examples" --out "$s/shards_ds"
+run "tm_shards: truncated shard" "tm_shards verify $s/shards_truncated" \
+  "$shards" verify "$s/shards_truncated"
+run "tm_shards: shard checksum mismatch" "tm_shards verify $s/shards_tampered" \
+  "$shards" verify "$s/shards_tampered"
+run "tm_shards: not a dataset" "tm_shards verify $s/shards_empty" "$shards" verify "$s/shards_empty"
+run "tm_shards: --input without '='" "tm_shards build --input $s/shards_empty --out $s/shards_out" \
+  "$shards" build --input "$s/shards_empty" --out "$s/shards_out"
+[ -e "$s/shards_out" ] && echo "tm_shards left $s/shards_out behind" >&2
 # The GDAL plugin (gdalinfo with GDAL_DRIVER_PATH=<build>/gdal_plugin).
 plugin "plugin: empty connection string" "TM:"
 plugin "plugin: unknown key" "TM:target=S1GRD:model=$card:bogus=1:S2L2A=$scene"

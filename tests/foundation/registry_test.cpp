@@ -16,12 +16,14 @@ namespace {
 
 std::string read_spec(const std::string& name) {
   std::ifstream in(terramind::testing::spec_dir() + "/" + name);
-  if (!in) throw std::runtime_error("spec file missing: " + terramind::testing::spec_dir() + "/" + name);
+  if (!in)
+    throw std::runtime_error("spec file missing: " + terramind::testing::spec_dir() + "/" + name);
   std::stringstream text;
   text << in.rdbuf();
   std::string s = text.str();
   // The fact sheets use U+2212 for minus signs.
-  for (std::size_t pos; (pos = s.find("\xE2\x88\x92")) != std::string::npos;) s.replace(pos, 3, "-");
+  for (std::size_t pos; (pos = s.find("\xE2\x88\x92")) != std::string::npos;)
+    s.replace(pos, 3, "-");
   return s;
 }
 
@@ -267,4 +269,27 @@ TEST(Registry, ClassMapsAndLevelOffsetsAreRegistryFacts) {
       "input_key": "x", "input_id": 1, "bands": [["A", "A"]], "class_map": true,
       "level_offsets": true}], "lulc_classes": {"classes": []}})";
   EXPECT_THROW(ModalityRegistry::from_json(offset_classes), std::invalid_argument);
+}
+
+// tm_shards build rejects values outside a modality's plausible range: every image modality has
+// one, the real TerraMesh examples' observed ranges (shared/data/README.md) lie inside, and a
+// malformed range is refused.
+TEST(Registry, PlausibleRangesCoverTheObservedData) {
+  const std::map<std::string, std::pair<double, double>> observed{
+      {"S2L2A", {1, 14968}},   {"S2L1C", {8, 12513}}, {"S2RGB", {0, 255}},
+      {"S1RTC", {-32.8, 2.6}}, {"DEM", {0, 1218}},    {"LULC", {1, 9}},
+      {"NDVI", {-0.98, 0.996}}};
+  for (const auto& m : registry().modalities()) {
+    if (!m.is_image()) continue;
+    ASSERT_TRUE(m.plausible_range) << m.name;
+    if (observed.count(m.name)) {
+      EXPECT_LE((*m.plausible_range)[0], observed.at(m.name).first) << m.name;
+      EXPECT_GE((*m.plausible_range)[1], observed.at(m.name).second) << m.name;
+    }
+  }
+  EXPECT_EQ((*registry().get("LULC").plausible_range)[1], registry().lulc_classes().back().index);
+  const std::string reversed = R"({"modalities": [{"name": "X", "kind": "pixel",
+      "input_key": "x", "input_id": 1, "bands": [["A", "A"]], "plausible_range": [5, 1]}],
+      "lulc_classes": {"classes": []}})";
+  EXPECT_THROW(ModalityRegistry::from_json(reversed), std::invalid_argument);
 }

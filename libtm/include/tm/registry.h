@@ -73,8 +73,12 @@ struct Modality {
   std::string units;
   double resolution_m = 0;  // native ground sampling distance the model was trained at; 0: any
   std::vector<std::string> raster_types;  // GDAL data type names accepted as input
-  std::string output_type;                // GDAL data type name written when generated
-  std::vector<Band> bands;                // in model channel order; empty for sequences
+  // "plausible_range": [low, high] in the modality's units: values outside are not physical
+  // (with a margin: reflectance x 10000 up to 20000 covers snow and the +1000 offset of newer
+  // processing baselines); tm_shards build reports them. Class maps: the class index range.
+  std::optional<std::array<double, 2>> plausible_range;
+  std::string output_type;  // GDAL data type name written when generated
+  std::vector<Band> bands;  // in model channel order; empty for sequences
   std::optional<ChannelStats> stats_v1;
   std::optional<ChannelStats> stats_v01;
   QuicklookStyle quicklook = QuicklookStyle::kNone;
