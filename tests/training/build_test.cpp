@@ -563,3 +563,24 @@ TEST(shard_build, the_reader_streams_every_bundled_dataset) {
     EXPECT_EQ(arrays, held) << o.out;
   }
 }
+
+// GDAL's virtual file systems are the reader's only path to shards: a dataset inside a tar
+// archive (/vsitar/) streams like the local one (the same code serves /vsicurl/ and /vsis3/).
+TEST(shard_build, shards_inside_an_archive_stream_through_vsitar) {
+  ScratchDir scratch;
+  BuildOptions o = options_for(examples(), scratch.file("ds"));
+  o.compression_level = 1;
+  build_shards(o);
+  const std::string archive = scratch.file("dataset.tar");
+  ASSERT_EQ(std::system(("tar -C " + scratch.path() + " -cf " + archive + " ds").c_str()), 0);
+  const auto local = read_all(o.out);
+  const auto packed = read_all("/vsitar/" + archive + "/ds");
+  ASSERT_EQ(packed.size(), local.size());
+  for (const auto& [key, s] : local) {
+    ASSERT_TRUE(packed.count(key)) << key;
+    EXPECT_EQ(packed.at(key).arrays.size(), s.arrays.size());
+    for (const auto& [modality, a] : s.arrays)
+      EXPECT_TRUE(packed.at(key).arrays.at(modality) == a) << key << " " << modality;
+  }
+  EXPECT_TRUE(verify_dataset("/vsitar/" + archive + "/ds").ok());
+}
