@@ -64,6 +64,11 @@ using SafetensorsMetadata = std::map<std::string, std::string>;
 // file (data offset) order.
 TensorMap load_safetensors(const std::string& path, SafetensorsMetadata* metadata = nullptr);
 
+// Writes tensors as Python's torch.save writes a state dict (a zip of an OrderedDict pickle,
+// protocol 2, and one storage per tensor), in map order, atomically: torch.load, the reference
+// and load_torch_checkpoint read it. Below 4 GiB (no zip64).
+void save_torch_checkpoint(const std::string& path, const TensorMap& tensors);
+
 // Writes tensors (moved to CPU, made contiguous) in map order, atomically: a temporary file in
 // the same folder renamed over `path`. Tensors sharing storage are written as separate copies.
 void save_safetensors(const std::string& path, const TensorMap& tensors,

@@ -99,6 +99,14 @@ const Crc32& crc32_tables() {
   return tables;
 }
 
+}  // namespace
+
+uint32_t zip_crc32(const void* data, std::size_t size, uint32_t crc) {
+  return crc32_tables().update(crc, data, size);
+}
+
+namespace {
+
 std::string hex32(uint32_t value) {
   char text[11];
   std::snprintf(text, sizeof text, "0x%08x", value);

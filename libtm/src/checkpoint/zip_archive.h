@@ -15,6 +15,9 @@
 
 namespace terramind::checkpoint_detail {
 
+// CRC-32 (IEEE, as zip): continues `crc` (0 for a new stream) over `size` bytes.
+uint32_t zip_crc32(const void* data, std::size_t size, uint32_t crc = 0);
+
 class ZipArchive {
  public:
   struct Entry {
