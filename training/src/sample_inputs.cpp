@@ -13,28 +13,12 @@
 #include "build_inputs.h"
 #include "tm/ascii_strings.h"
 #include "tm/registry.h"
+#include "vsi_files.h"
 
 namespace terramind::shards {
 namespace {
 
 const ModalityRegistry& registry() { return ModalityRegistry::instance(); }
-
-bool is_dir(const std::string& path) {
-  VSIStatBufL st;
-  return VSIStatL(path.c_str(), &st) == 0 && VSI_ISDIR(st.st_mode);
-}
-
-std::vector<std::string> entries(const std::string& folder) {
-  std::vector<std::string> out;
-  char** list = VSIReadDir(folder.c_str());
-  for (int i = 0; list && list[i]; ++i) {
-    const std::string name = list[i];
-    if (name != "." && name != ".." && name[0] != '.') out.push_back(name);
-  }
-  CSLDestroy(list);
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 bool is_raster_name(const std::string& name) {
   const std::string lower = to_lower(name);
@@ -115,7 +99,7 @@ KeyedFiles files_of(const ModalityInput& input, const Modality& modality) {
     return out;
   }
   const std::string folder_name = CPLGetFilename(input.path.c_str());
-  for (const auto& name : entries(input.path)) {
+  for (const auto& name : vsi_folder_entries(input.path, true)) {
     if (!is_raster_name(name)) continue;
     const std::string key = key_of(stem(name), folder_name, modality);
     RasterSlice slice;
@@ -171,8 +155,8 @@ nlohmann::json read_json_file(const std::string& path) {
 // S1/<patch>/<patch>_{VV,VH}.tif whose metadata names its corresponding_s2_patch (the key).
 bool is_bigearthnet(const std::string& root) {
   const std::string s2 = root + "/S2";
-  if (!is_dir(s2)) return false;
-  for (const auto& patch : entries(s2)) {
+  if (!vsi_is_dir(s2)) return false;
+  for (const auto& patch : vsi_folder_entries(s2, true)) {
     VSIStatBufL st;
     if (VSIStatL((s2 + "/" + patch + "/" + patch + "_B02.tif").c_str(), &st) == 0) return true;
   }
@@ -183,11 +167,11 @@ void add_bigearthnet(const std::string& root, const char* folder, const Modality
                      std::map<std::string, KeyedFiles>& by_modality, Discovery& discovery,
                      std::map<std::string, std::vector<Problem>>& problems) {
   const std::string dir = root + "/" + folder;
-  if (!is_dir(dir)) return;
+  if (!vsi_is_dir(dir)) return;
   discovery.sources.push_back(dir);
-  for (const auto& patch : entries(dir)) {
+  for (const auto& patch : vsi_folder_entries(dir, true)) {
     const std::string pdir = dir + "/" + patch;
-    if (!is_dir(pdir)) continue;
+    if (!vsi_is_dir(pdir)) continue;
     const nlohmann::json meta = read_json_file(pdir + "/" + patch + "_labels_metadata.json");
     std::string key = patch;
     if (meta.is_object() && meta.contains("corresponding_s2_patch"))
@@ -238,16 +222,16 @@ Discovery discover_samples(const BuildOptions& options) {
   std::map<std::string, std::vector<Problem>> problems;
   std::vector<ModalityInput> inputs = options.inputs;
   if (!options.root.empty()) {
-    if (!is_dir(options.root)) throw std::invalid_argument(options.root + ": no such folder");
+    if (!vsi_is_dir(options.root)) throw std::invalid_argument(options.root + ": no such folder");
     if (is_bigearthnet(options.root)) {
       add_bigearthnet(options.root, "S2", registry().get("S2L2A"), by_modality, discovery,
                       problems);
       add_bigearthnet(options.root, "S1", registry().get("S1GRD"), by_modality, discovery,
                       problems);
     } else {
-      for (const auto& name : entries(options.root)) {
+      for (const auto& name : vsi_folder_entries(options.root, true)) {
         const Modality* m = registry().find(name);
-        if (m && m->is_image() && is_dir(options.root + "/" + name))
+        if (m && m->is_image() && vsi_is_dir(options.root + "/" + name))
           inputs.push_back({m->name, options.root + "/" + name});
       }
       if (inputs.empty())

@@ -14,17 +14,13 @@
 #include "tm/ascii_strings.h"
 #include "tm/checksum.h"
 #include "tm/registry.h"
+#include "vsi_files.h"
 
 namespace terramind::shards {
 namespace {
 
-bool exists(const std::string& path) {
-  VSIStatBufL st;
-  return VSIStatL(path.c_str(), &st) == 0;
-}
-
 void make_dirs(const std::string& path) {
-  if (VSIMkdirRecursive(path.c_str(), 0755) != 0 && !exists(path))
+  if (VSIMkdirRecursive(path.c_str(), 0755) != 0 && !vsi_exists(path))
     throw std::runtime_error(path + ": cannot create the folder");
 }
 
@@ -95,7 +91,7 @@ BuildReport build_shards(const BuildOptions& options) {
   check_options(options);
   ensure_gdal_registered();
   const std::string out = options.out;
-  if (exists(out + "/manifest.json") && !options.overwrite)
+  if (vsi_exists(out + "/manifest.json") && !options.overwrite)
     throw std::invalid_argument(out +
                                 ": already holds a dataset (manifest.json); --overwrite "
                                 "replaces it");
@@ -103,7 +99,7 @@ BuildReport build_shards(const BuildOptions& options) {
   Staging staging;
   staging.temporary = discovery.temporary_files;
   const std::string dataset = dataset_name(options);
-  if (!exists(out)) staging.created_out = out;
+  if (!vsi_exists(out)) staging.created_out = out;
   make_dirs(out);
   staging.path = out + "/.tm-shards-staging-" + std::to_string(getpid());
   VSIRmdirRecursive(staging.path.c_str());
@@ -205,7 +201,7 @@ BuildReport build_shards(const BuildOptions& options) {
   // Commit: an old manifest goes first (no manifest ever describes a mix of old and new
   // shards), then the shards move to their names, then the new manifest appears.
   std::set<std::string> previous;
-  if (exists(out + "/manifest.json")) {
+  if (vsi_exists(out + "/manifest.json")) {
     try {
       for (const auto& e : read_manifest(out).shards) previous.insert(e.file);
     } catch (const FormatError&) {

@@ -12,35 +12,15 @@
 #include "tm/ascii_strings.h"
 #include "tm/registry.h"
 #include "tm/shards.h"
+#include "vsi_files.h"
 
 namespace terramind::shards {
 namespace {
 
-bool is_dir(const std::string& path) {
-  VSIStatBufL st;
-  return VSIStatL(path.c_str(), &st) == 0 && VSI_ISDIR(st.st_mode);
-}
-bool exists(const std::string& path) {
-  VSIStatBufL st;
-  return VSIStatL(path.c_str(), &st) == 0;
-}
-
-std::vector<std::string> folder_entries(const std::string& folder) {
-  std::vector<std::string> out;
-  char** list = VSIReadDir(folder.c_str());
-  for (int i = 0; list && list[i]; ++i) {
-    const std::string name = list[i];
-    if (name != "." && name != "..") out.push_back(name);
-  }
-  CSLDestroy(list);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // A folder holding registry-named modality folders (the TerraMesh split layout)?
 bool has_modality_folders(const std::string& folder) {
-  for (const auto& e : folder_entries(folder))
-    if (ModalityRegistry::instance().find(e) && is_dir(folder + "/" + e)) return true;
+  for (const auto& e : vsi_folder_entries(folder))
+    if (ModalityRegistry::instance().find(e) && vsi_is_dir(folder + "/" + e)) return true;
   return false;
 }
 
@@ -134,14 +114,14 @@ void ensure_gdal_registered() {
 std::vector<ShardRef> list_shards(const std::string& root, const std::string& split,
                                   const std::vector<std::string>& modalities) {
   ensure_gdal_registered();
-  if (!exists(root)) throw FormatError(root + ": no such dataset folder or shard");
-  if (!is_dir(root)) {  // one tar
+  if (!vsi_exists(root)) throw FormatError(root + ": no such dataset folder or shard");
+  if (!vsi_is_dir(root)) {  // one tar
     ShardRef ref;
     ref.name = CPLGetFilename(root.c_str());
     ref.path = root;
     return {ref};
   }
-  if (exists(root + "/manifest.json")) {
+  if (vsi_exists(root + "/manifest.json")) {
     const Manifest manifest = read_manifest(root);
     std::vector<ShardRef> out;
     for (const auto& entry : manifest.shards) {
@@ -156,12 +136,13 @@ std::vector<ShardRef> list_shards(const std::string& root, const std::string& sp
       throw FormatError(root + ": the dataset has no split \"" + split + "\"");
     return out;
   }
-  if ((!split.empty() && is_dir(root + "/" + split) && has_modality_folders(root + "/" + split)) ||
+  if ((!split.empty() && vsi_is_dir(root + "/" + split) &&
+       has_modality_folders(root + "/" + split)) ||
       has_modality_folders(root))
     return list_terramesh_shards(root, split, modalities);
   // A folder of tm shards without a manifest (e.g. one split folder): its tars, sorted.
   std::vector<ShardRef> out;
-  for (const auto& e : folder_entries(root))
+  for (const auto& e : vsi_folder_entries(root))
     if (ends_with(e, ".tar")) {
       ShardRef ref;
       ref.name = e;

@@ -13,6 +13,7 @@
 //   center_lon/center_lat 0-d float64 variables (or attributes); else computed from the
 //                         footprint's centre with OGR
 #include "terramesh_source.h"
+#include "vsi_files.h"
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
@@ -251,23 +252,6 @@ class ZipMount {
   std::set<std::string> folders_;
   std::vector<std::vector<std::uint8_t>> inflated_;
 };
-
-bool vsi_is_dir(const std::string& path) {
-  VSIStatBufL st;
-  return VSIStatL(path.c_str(), &st) == 0 && VSI_ISDIR(st.st_mode);
-}
-
-std::vector<std::string> folder_entries(const std::string& folder) {
-  std::vector<std::string> out;
-  char** list = VSIReadDir(folder.c_str());
-  for (int i = 0; list && list[i]; ++i) {
-    const std::string name = list[i];
-    if (name != "." && name != "..") out.push_back(name);
-  }
-  CSLDestroy(list);
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 std::string base_name(const std::string& path) {
   const auto slash = path.find_last_of('/');
@@ -848,7 +832,7 @@ std::vector<ShardRef> list_terramesh_shards(const std::string& root, const std::
   const auto& registry = ModalityRegistry::instance();
   auto modality_folders = [&](const std::string& folder) {
     std::map<std::string, std::string> out;  // canonical -> folder
-    for (const auto& entry : folder_entries(folder)) {
+    for (const auto& entry : vsi_folder_entries(folder)) {
       const Modality* m = registry.find(entry);
       if (!m || !m->is_image() || !vsi_is_dir(folder + "/" + entry)) continue;
       if (out.count(m->name))
@@ -895,7 +879,7 @@ std::vector<ShardRef> list_terramesh_shards(const std::string& root, const std::
   std::map<std::string, std::set<std::string>> subsets_of;
   std::set<std::string> all_names;
   for (const auto& [m, path] : paired) {
-    for (const auto& entry : folder_entries(path)) {
+    for (const auto& entry : vsi_folder_entries(path)) {
       if (!ends_with(entry, ".tar") || vsi_is_dir(path + "/" + entry)) continue;
       shards_of[m].insert(entry);
       subsets_of[m].insert(shard_subset(entry));
