@@ -21,7 +21,7 @@ forbid() {
 gdal='gdal|cpl_|ogr_|ogrsf|vrtdataset'
 torch='torch/|ATen/|c10/'
 tiling_headers='tm/(tiling|raster_io|pipeline|blending|window_engine|window_model|pixel_window|quicklook|stac_item|token_raster|tile_grid|interrupt|option_names|settings)\.h'
-model_headers='tm/(model|checkpoint|cards|network|tokenizer|text)\.h'
+model_headers='tm/(model|checkpoint|cards|network|tokenizer|text|pretraining)\.h'
 
 registry=(libtm/include/tm/registry.h libtm/include/tm/ascii_strings.h libtm/include/tm/checksum.h
   libtm/src/registry.cpp libtm/src/common/checksum.cpp)

@@ -8,10 +8,12 @@
 //   tm/network.h     the TerraMind model: feature extraction and any-to-any generation
 //   tm/tokenizer.h   the FSQ quantizer, image tokenizers and the DDIM schedule
 //   tm/text.h        the WordPiece tokenizer of captions and coordinates
+//   tm/pretraining.h the training-time forward (masked token prediction, trainable weights)
 #pragma once
 
 #include "tm/cards.h"
 #include "tm/checkpoint.h"
 #include "tm/network.h"
+#include "tm/pretraining.h"
 #include "tm/text.h"
 #include "tm/tokenizer.h"

@@ -37,13 +37,14 @@ TerraMindImpl::TerraMindImpl(ModelCard card) : card_(std::move(card)) {
   for (const auto& key : card_.encoder_modalities) {
     const Modality& m = *registry.find_by_key(key);
     if (registry.is_pixel_input_key(key)) {
-      patch_.emplace(key, encoder_embeddings->register_module(
-                              key, PatchEmbedding(m.channels(), D, P, S)));
+      patch_.emplace(
+          key, encoder_embeddings->register_module(key, PatchEmbedding(m.channels(), D, P, S)));
     } else if (m.kind != ModalityKind::kSequence) {
-      token_.emplace(key,
-                     encoder_embeddings->register_module(key, TokenEmbedding(m.vocab_size, D, P, S)));
+      token_.emplace(
+          key, encoder_embeddings->register_module(key, TokenEmbedding(m.vocab_size, D, P, S)));
     } else {
-      sequence_.emplace(key, encoder_embeddings->register_module(key, SequenceEmbedding(m.vocab_size, D)));
+      sequence_.emplace(
+          key, encoder_embeddings->register_module(key, SequenceEmbedding(m.vocab_size, D)));
     }
   }
   const BlockOptions o = block_options(card_);
@@ -58,8 +59,9 @@ TerraMindImpl::TerraMindImpl(ModelCard card) : card_(std::move(card)) {
     // One modality embedding for both sides when the key is also an input (reference default).
     if (m.kind == ModalityKind::kSequence) {
       torch::Tensor shared = sequence_.count(key) ? sequence_.at(key)->mod_emb : torch::Tensor();
-      sequence_target_.emplace(key, decoder_embeddings->register_module(
-                                        key, SequenceDecoderEmbedding(m.vocab_size, D, m.max_length, shared)));
+      sequence_target_.emplace(
+          key, decoder_embeddings->register_module(
+                   key, SequenceDecoderEmbedding(m.vocab_size, D, m.max_length, shared)));
       continue;
     }
     torch::Tensor shared = token_.count(key) ? token_.at(key)->mod_emb : torch::Tensor();
@@ -112,18 +114,28 @@ torch::Tensor TerraMindImpl::context(const torch::Tensor& encoded, const torch::
   return decoder_proj_context_->forward(encoded) + emb;
 }
 
+torch::Tensor TerraMindImpl::image_queries(const std::string& key, int64_t gh, int64_t gw) const {
+  return mask_token_ + lookup(target_, key, "output")->embedding(gh, gw);
+}
+
+torch::Tensor TerraMindImpl::decode_queries(const torch::Tensor& y0, const torch::Tensor& context,
+                                            const torch::Tensor& self_mask,
+                                            const torch::Tensor& cross_mask) const {
+  torch::Tensor y = y0;
+  for (const auto& block : *decoder_)
+    y = block->as<DecoderBlockImpl>()->forward(y, context, self_mask, cross_mask);
+  return decoder_norm_->forward(y);
+}
+
 torch::Tensor TerraMindImpl::decode_image(const std::string& key, const torch::Tensor& context,
                                           int64_t gh, int64_t gw, const torch::Tensor& positions,
                                           const torch::Tensor& context_mask) const {
-  const auto& target = lookup(target_, key, "output");
-  torch::Tensor emb = target->embedding(gh, gw);  // [1, N, D]
-  if (positions.defined()) emb = emb.index_select(1, positions);
-  const int64_t B = context.size(0);
-  torch::Tensor y = (mask_token_ + emb).expand({B, emb.size(1), card_.dim});
-  const torch::Tensor cross_mask = context_mask.defined() ? context_mask.unsqueeze(1) : context_mask;
-  for (const auto& block : *decoder_)
-    y = block->as<DecoderBlockImpl>()->forward(y, context, {}, cross_mask);
-  return decoder_norm_->forward(y);
+  torch::Tensor queries = image_queries(key, gh, gw);  // [1, N, D]
+  if (positions.defined()) queries = queries.index_select(1, positions);
+  const torch::Tensor y = queries.expand({context.size(0), queries.size(1), card_.dim});
+  const torch::Tensor cross_mask =
+      context_mask.defined() ? context_mask.unsqueeze(1) : context_mask;
+  return decode_queries(y, context, {}, cross_mask);
 }
 
 torch::Tensor TerraMindImpl::logits(const std::string& key, const torch::Tensor& decoded) const {
@@ -151,16 +163,17 @@ torch::Tensor TerraMindImpl::decode_sequence_full(const std::string& key,
   const auto& target = sequence_target(key);
   const int64_t l = ids.size(1);
   auto y = target.embed_ids(ids) + target.embedding(l);
-  const auto causal = torch::ones({l, l}, torch::kBool).triu(1).unsqueeze(0).expand({ids.size(0), l, l});
-  const torch::Tensor cross_mask = context_mask.defined() ? context_mask.unsqueeze(1) : context_mask;
+  const auto causal =
+      torch::ones({l, l}, torch::kBool).triu(1).unsqueeze(0).expand({ids.size(0), l, l});
+  const torch::Tensor cross_mask =
+      context_mask.defined() ? context_mask.unsqueeze(1) : context_mask;
   for (const auto& block : *decoder_)
     y = block->as<DecoderBlockImpl>()->forward(y, context, causal, cross_mask);
   return decoder_norm_->forward(y);
 }
 
-TerraMindImpl::SequenceState TerraMindImpl::start_sequence(const std::string& key,
-                                                           const torch::Tensor& context,
-                                                           const torch::Tensor& context_mask) const {
+TerraMindImpl::SequenceState TerraMindImpl::start_sequence(
+    const std::string& key, const torch::Tensor& context, const torch::Tensor& context_mask) const {
   (void)sequence_target(key);  // validates the key
   SequenceState state;
   state.key = key;

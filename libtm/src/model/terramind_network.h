@@ -40,6 +40,13 @@ class TerraMindImpl : public torch::nn::Module {
   torch::Tensor decode_image(const std::string& key, const torch::Tensor& context, int64_t gh,
                              int64_t gw, const torch::Tensor& positions = {},
                              const torch::Tensor& context_mask = {}) const;
+  // mask_token + position + modality embedding of image-token target `key`: [1, gh*gw, D].
+  torch::Tensor image_queries(const std::string& key, int64_t gh, int64_t gw) const;
+  // Decoder blocks and decoder_norm over queries y [B, n, D]; masks in the attention
+  // convention (true = blocked): self [B, n, n], cross [B, 1, M]; undefined = none.
+  torch::Tensor decode_queries(const torch::Tensor& y, const torch::Tensor& context,
+                               const torch::Tensor& self_mask,
+                               const torch::Tensor& cross_mask) const;
   torch::Tensor logits(const std::string& key, const torch::Tensor& decoded) const;
   int64_t vocab_size(const std::string& key) const;
 
