@@ -8,6 +8,7 @@
 
 #include "model_summary.h"
 #include "tm/model.h"
+#include "tm/model_cache.h"
 
 namespace po = boost::program_options;
 using namespace terramind;
@@ -48,7 +49,10 @@ int main(int argc, char** argv) {
   bool overwrite = false;
   po::options_description options(
       "tm_convert: convert a TerraMind checkpoint (.pt) to safetensors plus a JSON model card\n\n"
-      "usage: tm_convert CHECKPOINT.pt --out MODEL.safetensors [--card CARD.json]\n\n"
+      "usage: tm_convert CHECKPOINT.pt --out MODEL.safetensors [--card CARD.json]\n"
+      "       tm_convert NAME --out MODEL.safetensors   an official model (tm_models list), "
+      "downloaded\n"
+      "                                                into the model cache when missing\n\n"
       "The card is written next to the output as MODEL.json. Without --card it is inferred\n"
       "from the checkpoint's keys and shapes. The converted model is loaded back and checked.\n\n"
       "options");
@@ -91,6 +95,15 @@ int main(int argc, char** argv) {
       return 1;
     }
   try {
+    // An official name (tm_models list): its checkpoint from the model cache, with its card.
+    if (looks_like_model_name(input) && !exists(input)) {
+      ModelCache cache;
+      const std::string official = cache.model(input).name;
+      const std::string cached_card = cache.resolve(official, {});
+      if (card_path.empty()) card_path = cached_card;
+      if (name.empty()) name = official;
+      input = ModelCard::from_file(cached_card).checkpoint;
+    }
     const TensorMap weights = load_torch_checkpoint(input);
     ModelCard card =
         card_path.empty() ? infer_model_card(weights, head_dim) : ModelCard::from_file(card_path);

@@ -358,7 +358,8 @@ int main(int argc, char** argv) {
       "to,t", po::value(&targets_arg),
       "targets, comma-separated (default: every target of the model that is not an "
       "input)")("model,m", po::value(&settings.model),
-                "model card (.json naming checkpoint and tokenizers)")(
+                "model card (.json naming checkpoint and tokenizers), or an official model name "
+                "(tm_models list: downloaded into the model cache on first use)")(
       "out-dir,o", po::value(&out_dir)->default_value("."), "output folder");
   add_shared_options(options);
   options.add_options()("greedy", po::bool_switch(&greedy),

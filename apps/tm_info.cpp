@@ -9,6 +9,7 @@
 #include "model_summary.h"
 #include "tm/ascii_strings.h"
 #include "tm/model.h"
+#include "tm/model_cache.h"
 #include "tm/tiling.h"
 
 namespace po = boost::program_options;
@@ -125,7 +126,10 @@ int main(int argc, char** argv) {
       "       tm_info RASTER...            describe rasters and check them against every modality\n"
       "       tm_info RASTER --as NAME     check one modality; exit 1 if the raster does not fit\n"
       "       tm_info --model CARD_OR_CHECKPOINT   parameters, modalities, dimensions of a "
-      "model\n\n"
+      "model\n"
+      "       tm_info --model NAME         the same for an official model (tm_models list), "
+      "without\n"
+      "                                    downloading it\n\n"
       "options");
   std::vector<std::string> rasters;
   std::string modality_name, as_name, model_path;
@@ -134,7 +138,7 @@ int main(int argc, char** argv) {
                                                     "show one modality of the registry")(
       "as", po::value(&as_name), "check the rasters against this modality only")(
       "model", po::value(&model_path),
-      "describe a model card (.json) or checkpoint (.pt, .safetensors)")(
+      "describe a model card (.json), checkpoint (.pt, .safetensors) or official model name")(
       "head-dim", po::value(&head_dim)->default_value(64),
       "head width assumed when a card is inferred from a checkpoint");
   po::options_description all;
@@ -158,6 +162,16 @@ int main(int argc, char** argv) {
   const auto& registry = ModalityRegistry::instance();
   try {
     if (!model_path.empty()) {
+      std::string official;  // an official name: its card, from the cache when downloaded
+      if (looks_like_model_name(model_path) && access(model_path.c_str(), F_OK) != 0) {
+        ModelCache cache;
+        const OfficialModel m = cache.model(model_path);
+        official = m.name;
+        // Described without downloading: the cached card once the checkpoint is there.
+        model_path = cache.check(m.checkpoint, false).status == FileStatus::kOk
+                         ? cache.card_path(m.name)
+                         : m.card;
+      }
       const bool is_card =
           model_path.size() > 5 && model_path.substr(model_path.size() - 5) == ".json";
       if (is_card) {
@@ -165,8 +179,12 @@ int main(int argc, char** argv) {
         if (access(card.checkpoint.c_str(), R_OK) != 0) {
           // Official cards ship without their weights: describe the card itself.
           print_model_summary(TerraMindModel::untrained(card), model_path, std::cout);
-          std::cout << "checkpoint  " << card.checkpoint
-                    << " not found: download it to use the model\n";
+          if (official.empty())
+            std::cout << "checkpoint  " << card.checkpoint
+                      << " not found: download it to use the model\n";
+          else
+            std::cout << "checkpoint  not in the model cache yet: tm_models fetch " << official
+                      << " downloads it (or any tool given --model " << official << ")\n";
           return 0;
         }
       }

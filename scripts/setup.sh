@@ -18,6 +18,7 @@ BUILD_DIR=${TM_BUILD_DIR:-build}
 PACKAGES=(build-essential cmake ninja-build git ccache pkg-config
   libgtest-dev libgdal-dev gdal-bin libproj-dev libgeos-dev libtorch-dev libtbb-dev
   libboost-program-options-dev nlohmann-json3-dev libgloo-dev libopenblas0-openmp
+  libcurl4-openssl-dev
   python3-gdal python3-qgis help2man man-db)
 
 missing=$(dpkg-query -W -f='${Status} ${Package}\n' "${PACKAGES[@]}" 2>&1 |

@@ -39,8 +39,16 @@ forbid "the GDAL plugin uses LibTorch, the model or runtime sources (only tm_run
   "$torch|$model_headers|tm/runtime\\.h|terramind_window_model" gdal_plugin
 forbid "the ABI header includes more than the window-model types" \
   "tm/(tiling|raster_io|pipeline|blending|window_engine)\\.h" gdal_plugin/tm_runtime_api.h
+# training/: the data half (shards, budgets, launch environment, metrics) is plain C++; the
+# trainer (src/trainer, tm/trainer.h, tm/shard_tokenizer.h) is LibTorch but reads rasters only through the shards.
+training_data=()
+while IFS= read -r f; do training_data+=("$f"); done < <(find training -name '*.h' -o -name '*.cpp' |
+  grep -vE '^training/(src/trainer/|include/tm/(trainer|shard_tokenizer)\.h)' | sort)
 forbid "training data uses LibTorch, the model, tiling, the runtime or argument parsing" \
-  "$torch|$model_headers|$tiling_headers|tm/runtime\\.h|boost/" training
+  "$torch|$model_headers|$tiling_headers|tm/runtime\\.h|boost/" "${training_data[@]}"
+forbid "the trainer uses GDAL, tiling, the runtime or argument parsing" \
+  "$gdal|$tiling_headers|tm/runtime\\.h|boost/" training/src/trainer training/include/tm/trainer.h \
+  training/include/tm/shard_tokenizer.h
 forbid "apps use GDAL directly (ask tiling or training)" "$gdal" apps
 [ $status -eq 0 ] && echo "include rules: kept"
 exit $status

@@ -41,6 +41,7 @@ numbers=$(awk '$3 == "number" { printf "%s ", $1 }' <<<"$table")
 shorts=$(awk '$2 != "-" { printf "        %s) opt=%s ;;\n", $2, $1 }' <<<"$table")
 subcommands=""
 if [ "$tool" = tm_tokenize ]; then subcommands="encode decode"; fi
+if [ "$tool" = tm_models ]; then subcommands="list fetch path verify"; fi
 
 tmp=$out.tmp
 cat >"$tmp" <<TEMPLATE

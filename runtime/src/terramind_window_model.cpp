@@ -2,6 +2,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -9,6 +10,7 @@
 
 #include "tm/checksum.h"
 #include "tm/model.h"
+#include "tm/model_cache.h"
 #include "tm/registry.h"
 #include "tm/runtime.h"
 
@@ -190,6 +192,41 @@ class TerraMindWindowModel : public WindowModel {
   std::vector<std::string> targets_;
 };
 
+// The tokenizers a run loads (below): those of the targets (every image output with a tokenizer
+// when none are named) and of the tokenized inputs the card has tokenizers for.
+std::vector<std::string> tokenizers_needed(const ModelCard& card,
+                                           const std::vector<std::string>& targets) {
+  const auto& registry = ModalityRegistry::instance();
+  std::vector<std::string> needed;
+  for (const auto& t : targets) {
+    const Modality& m = registry.get(t);
+    const bool offered = std::find(card.decoder_modalities.begin(), card.decoder_modalities.end(),
+                                   m.output_key) != card.decoder_modalities.end();
+    // Refused before anything is downloaded, with the message the loaded model would give.
+    if (!offered)
+      throw std::invalid_argument("model '" + card.name + "' cannot generate " + m.name);
+    needed.push_back(m.name);
+  }
+  for (const auto& key : card.decoder_modalities)
+    if (const Modality* m = registry.find_by_key(key); targets.empty() && m && m->is_image())
+      needed.push_back(m->name);
+  for (const auto& key : card.encoder_modalities)
+    if (const Modality* m = registry.find_by_key(key); m && registry.is_token_key(key))
+      needed.push_back(m->name);
+  return needed;
+}
+
+// settings.model as a file: an official name ("terramind_v1_base") is resolved through the model
+// cache (tm/model_cache.h), which downloads the checkpoint and the tokenizers this run needs.
+std::string model_path(const RuntimeSettings& settings) {
+  std::error_code ec;
+  if (std::filesystem::exists(settings.model, ec) || !looks_like_model_name(settings.model))
+    return settings.model;
+  ModelCache cache;
+  const ModelCard card = ModelCard::from_file(cache.model(settings.model).card);
+  return cache.resolve(settings.model, tokenizers_needed(card, settings.targets));
+}
+
 }  // namespace
 
 std::unique_ptr<WindowModel> open_terramind_window_model(const RuntimeSettings& settings) {
@@ -202,7 +239,7 @@ std::unique_ptr<WindowModel> open_terramind_window_model(const RuntimeSettings& 
                                 "; use --device cpu");
   }
   if (settings.threads > 0) at::set_num_threads(settings.threads);
-  TerraMindModel model = TerraMindModel::open(settings.model, settings.head_dim);
+  TerraMindModel model = TerraMindModel::open(model_path(settings), settings.head_dim);
   const ModelCard& card = model.card();
   const auto& registry = ModalityRegistry::instance();
 

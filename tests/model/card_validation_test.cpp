@@ -260,7 +260,7 @@ TEST(tokenizer_card_validation, UnknownKeysAreRefusedListingTheKnownOnes) {
   std::string error = tokenizer_error(s1, "/patchsize", 16);
   EXPECT_CONTAINS(error,
                   "unknown key 'patchsize' (known keys: name, about, source, kind, modality");
-  EXPECT_CONTAINS(error, "diffusion)");
+  EXPECT_CONTAINS(error, "diffusion, url, sha256, size)");  // download fields: tm/model_cache.h
   EXPECT_CONTAINS(tokenizer_error(s1, "/encoder/heads", 2),
                   "unknown key 'encoder.heads' (known keys of 'encoder': dim, depth, num_heads, "
                   "mlp_ratio, norm_eps)");

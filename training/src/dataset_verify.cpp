@@ -15,7 +15,7 @@ namespace {
 
 // Decodes every member of one shard; returns its sample count.
 std::int64_t verify_members(const std::string& path, const ShardEntry& entry,
-                            VerifyReport& report) {
+                            const Manifest& manifest, VerifyReport& report) {
   TarReader tar(path);
   TarMember member;
   std::vector<std::uint8_t> bytes;
@@ -42,6 +42,27 @@ std::int64_t verify_members(const std::string& path, const ShardEntry& entry,
           report.problems.push_back({path, "wrong split",
                                      what + ": record says split \"" + records[key].split +
                                          "\", the shard is in " + entry.split});
+      } else if (ends_with(extension, ".tokens.npy.gz")) {
+        const std::string name = extension.substr(0, extension.size() - 14);
+        const Modality* m = ModalityRegistry::instance().find(name);
+        if (!m) throw FormatError(what + ": unknown modality \"" + name + "\"");
+        const auto info = manifest.tokens.find(m->name);
+        if (info == manifest.tokens.end())
+          throw FormatError(what + ": " + m->name + " tokens the manifest does not describe");
+        const auto npy = gzip_decompress(bytes.data(), bytes.size(), what);
+        const Array a = decode_npy(npy.data(), npy.size(), what);
+        const TokenInfo& t = info->second;
+        if (a.dtype != t.dtype || a.bands != t.views || a.height != t.grid_h || a.width != t.grid_w)
+          throw FormatError(what + ": " + std::to_string(a.bands) + "x" + std::to_string(a.height) +
+                            "x" + std::to_string(a.width) + " " + to_string(a.dtype) +
+                            " tokens, the manifest says " + std::to_string(t.views) + "x" +
+                            std::to_string(t.grid_h) + "x" + std::to_string(t.grid_w) + " " +
+                            to_string(t.dtype));
+        for (std::size_t i = 0; i < a.count(); ++i)
+          if (a.value(i) < 0 || a.value(i) >= static_cast<double>(t.vocabulary))
+            throw FormatError(what + ": token id " +
+                              std::to_string(static_cast<long long>(a.value(i))) +
+                              " outside the vocabulary of " + std::to_string(t.vocabulary));
       } else if (ends_with(extension, ".npy.gz")) {
         const std::string name = extension.substr(0, extension.size() - 7);
         const Modality* m = ModalityRegistry::instance().find(name);
@@ -53,7 +74,9 @@ std::int64_t verify_members(const std::string& path, const ShardEntry& entry,
                             std::to_string(m->channels()));
         arrays[key].emplace_back(m->name, std::move(a));
       } else {
-        throw FormatError(what + ": unexpected member (not .json or .<modality>.npy.gz)");
+        throw FormatError(what +
+                          ": unexpected member (not .json, .<modality>.npy.gz or "
+                          ".<modality>.tokens.npy.gz)");
       }
     } catch (const FormatError& e) {
       report.problems.push_back({path, "unreadable member", e.what()});
@@ -117,7 +140,7 @@ VerifyReport verify_dataset(const std::string& root) {
                                  path + ": sha256 differs from the manifest's (the file changed "
                                         "after it was built)"});
     try {
-      const std::int64_t n = verify_members(path, entry, report);
+      const std::int64_t n = verify_members(path, entry, manifest, report);
       report.samples += n;
       split_samples[entry.split] += n;
       if (n != entry.samples)

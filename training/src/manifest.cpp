@@ -59,6 +59,16 @@ std::string to_json(const Manifest& m) {
                       {"sha256", s.sha256}});
   j["shards"] = shards;
   j["skipped"] = m.skipped;
+  if (!m.tokens.empty()) {
+    json tokens = json::object();
+    for (const auto& [modality, t] : m.tokens)
+      tokens[modality] = {{"tokenizer", t.tokenizer},
+                          {"vocabulary", t.vocabulary},
+                          {"grid", {t.grid_h, t.grid_w}},
+                          {"views", t.views},
+                          {"dtype", to_string(t.dtype)}};
+    j["tokens"] = tokens;
+  }
   return j.dump(2) + "\n";
 }
 
@@ -109,6 +119,29 @@ Manifest manifest_from_json(const std::string& text, const std::string& what) {
       m.shards.push_back(e);
     }
     m.skipped = j.value("skipped", std::map<std::string, std::int64_t>{});
+    if (j.contains("tokens"))
+      for (const auto& [modality, t] : j["tokens"].items()) {
+        TokenInfo info;
+        info.tokenizer = t.value("tokenizer", "");
+        info.vocabulary = t.at("vocabulary").get<std::int64_t>();
+        const auto grid = t.at("grid").get<std::vector<int>>();
+        if (grid.size() != 2 || grid[0] < 1 || grid[1] < 1 || info.vocabulary < 1)
+          throw FormatError(what + ": tokens of " + modality + ": bad grid or vocabulary");
+        info.grid_h = grid[0];
+        info.grid_w = grid[1];
+        info.views = t.value("views", 1);
+        const std::string dtype = t.value("dtype", "uint16");
+        if (dtype == "uint16")
+          info.dtype = DType::kUInt16;
+        else if (dtype == "int32")
+          info.dtype = DType::kInt32;
+        else
+          throw FormatError(what + ": tokens of " + modality + ": dtype \"" + dtype +
+                            "\" (uint16 or int32)");
+        if (info.views != 1 && info.views != 2)
+          throw FormatError(what + ": tokens of " + modality + ": views must be 1 or 2");
+        m.tokens[modality] = info;
+      }
   } catch (const FormatError&) {
     throw;
   } catch (const std::exception& e) {

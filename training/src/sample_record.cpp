@@ -58,6 +58,10 @@ std::string array_member_name(const std::string& key, const std::string& modalit
   return key + "." + to_lower(modality) + ".npy.gz";
 }
 
+std::string token_member_name(const std::string& key, const std::string& modality) {
+  return key + "." + to_lower(modality) + ".tokens.npy.gz";
+}
+
 std::string split_for_key(const std::string& key, double val_fraction) {
   const std::string digest = sha256_hex(key);
   const std::uint64_t head = std::stoull(digest.substr(0, 16), nullptr, 16);

@@ -65,6 +65,7 @@ constexpr std::uint64_t kAugmentSalt = 0x415547ULL;         // "AUG"
 std::size_t sample_bytes(const Sample& sample) {
   std::size_t bytes = 0;
   for (const auto& entry : sample.arrays) bytes += entry.second.data.size();
+  for (const auto& entry : sample.tokens) bytes += entry.second.data.size();
   return bytes;
 }
 
@@ -79,6 +80,10 @@ void validate(const StreamOptions& o) {
   if (o.threads < 1) fail("threads must be at least 1, not " + std::to_string(o.threads));
   if (o.batch_size < 1) fail("batch_size must be at least 1, not " + std::to_string(o.batch_size));
   if (o.crop < 0) fail("crop must be 0 (none) or positive, not " + std::to_string(o.crop));
+  if (!o.token_modalities.empty() && (o.crop > 0 || o.vertical_flip))
+    fail(
+        "token arrays cannot be cropped or flipped vertically (their grid is the tokenizer's); "
+        "only horizontal flips are possible, from shards tokenised with --flips");
   if (o.prefetch_batches < 0)
     fail("prefetch_batches must not be negative, not " + std::to_string(o.prefetch_batches));
 }
@@ -181,6 +186,33 @@ struct SampleStream::State {
     const bool horizontal = o.horizontal_flip && (rng() >> 63) != 0;
     const bool vertical = o.vertical_flip && (rng() >> 63) != 0;
     crop_and_flip(sample, row, col, o.crop, horizontal, vertical);
+    if (o.horizontal_flip)
+      for (auto& [modality, tokens] : sample.tokens) {
+        if (tokens.bands < 2)
+          throw FormatError(sample.shard + ": sample " + sample.record.key + ": the " + modality +
+                            " tokens have no flipped view (tokenise with `tm_tokenize_shards "
+                            "--flips` to train with horizontal flips)");
+        select_view(tokens, horizontal ? 1 : 0);
+      }
+  }
+
+  // One view of a token array (views x grid_h x grid_w) as a 1 x grid_h x grid_w array.
+  static void select_view(Array& tokens, int view) {
+    const std::size_t plane = static_cast<std::size_t>(tokens.height) *
+                              static_cast<std::size_t>(tokens.width) * dtype_size(tokens.dtype);
+    if (view > 0)
+      std::copy(tokens.data.begin() + static_cast<std::ptrdiff_t>(plane * view),
+                tokens.data.begin() + static_cast<std::ptrdiff_t>(plane * (view + 1)),
+                tokens.data.begin());
+    tokens.data.resize(plane);
+    tokens.bands = 1;
+  }
+
+  // Without flips the stored view is the one delivered.
+  void first_views(Sample& sample) const {
+    if (options.horizontal_flip) return;
+    for (auto& entry : sample.tokens)
+      if (entry.second.bands > 1) select_view(entry.second, 0);
   }
 
   void load(int thread) {
@@ -215,7 +247,7 @@ struct SampleStream::State {
       if (split_shards && s % workers != id) continue;
       const ShardRef& shard = order[s];
       try {
-        std::unique_ptr<SampleSource> source = open_shard(shard, o.modalities);
+        std::unique_ptr<SampleSource> source = open_shard(shard, o.modalities, o.token_modalities);
         std::uint64_t read_before = 0;
         for (;;) {
           if (stopping()) return;
@@ -230,12 +262,16 @@ struct SampleStream::State {
           if (sample.shard.empty()) sample.shard = shard_label(shard);
           std::uint64_t decoded = 0;
           for (const auto& entry : sample.arrays) decoded += entry.second.data.size();
+          for (const auto& entry : sample.tokens) decoded += entry.second.data.size();
           const std::uint64_t read_now = source->bytes_read();
           const std::uint64_t read = read_now - read_before;
           read_before = read_now;
           bool missing = false;
           if (o.missing == MissingModality::kSkip)
             for (const std::string& m : o.modalities) missing = missing || !sample.has(m);
+          if (o.missing == MissingModality::kSkip)
+            for (const std::string& m : o.token_modalities)
+              missing = missing || !sample.has_tokens(m);
           {
             std::lock_guard<std::mutex> lock(mutex);
             counters.bytes_read += read;
@@ -243,6 +279,7 @@ struct SampleStream::State {
             if (missing) ++counters.skipped_missing;
           }
           if (missing) continue;
+          first_views(sample);
           augment(sample);
           if (!emit(std::move(sample))) return;
         }
@@ -283,6 +320,7 @@ SampleStream::SampleStream(StreamOptions options) : state_(std::make_unique<Stat
   // Canonical names (aliases and any case accepted; an unknown name is an invalid_argument),
   // so that the missing-modality check matches the sources' array names.
   for (std::string& m : s.options.modalities) m = ModalityRegistry::instance().get(m).name;
+  for (std::string& m : s.options.token_modalities) m = ModalityRegistry::instance().get(m).name;
   const StreamOptions& o = s.options;
   s.order = o.shards;
   if (o.shuffle_shards && s.order.size() > 1) {

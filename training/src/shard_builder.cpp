@@ -5,12 +5,11 @@
 // refused or failed build leaves no shard and no manifest under a final name.
 #include <cpl_conv.h>
 #include <cpl_vsi.h>
-#include <unistd.h>
 
-#include <ctime>
 #include <set>
 
 #include "build_inputs.h"
+#include "dataset_commit.h"
 #include "tm/ascii_strings.h"
 #include "tm/checksum.h"
 #include "tm/registry.h"
@@ -18,20 +17,6 @@
 
 namespace terramind::shards {
 namespace {
-
-void make_dirs(const std::string& path) {
-  if (VSIMkdirRecursive(path.c_str(), 0755) != 0 && !vsi_exists(path))
-    throw std::runtime_error(path + ": cannot create the folder");
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 std::string dataset_name(const BuildOptions& o) {
   std::string name = o.dataset;
@@ -71,20 +56,6 @@ struct SplitWriter {
   SplitSummary summary;
 };
 
-// Removes the staging folder and the discovery's /vsimem/ files unless committed.
-// An output folder the build created is removed again (when still empty) unless committed.
-struct Staging {
-  std::string path;
-  std::vector<std::string> temporary;
-  std::string created_out;
-  bool committed = false;
-  ~Staging() {
-    if (!path.empty()) VSIRmdirRecursive(path.c_str());
-    for (const auto& t : temporary) VSIUnlink(t.c_str());
-    if (!committed && !created_out.empty()) VSIRmdir(created_out.c_str());
-  }
-};
-
 }  // namespace
 
 BuildReport build_shards(const BuildOptions& options) {
@@ -99,11 +70,7 @@ BuildReport build_shards(const BuildOptions& options) {
   Staging staging;
   staging.temporary = discovery.temporary_files;
   const std::string dataset = dataset_name(options);
-  if (!vsi_exists(out)) staging.created_out = out;
-  make_dirs(out);
-  staging.path = out + "/.tm-shards-staging-" + std::to_string(getpid());
-  VSIRmdirRecursive(staging.path.c_str());
-  make_dirs(staging.path);
+  staging.begin(out);
 
   BuildReport report;
   Manifest& manifest = report.manifest;
@@ -198,37 +165,7 @@ BuildReport build_shards(const BuildOptions& options) {
       manifest.shards.push_back(entry);
     }
   }
-  // Commit: an old manifest goes first (no manifest ever describes a mix of old and new
-  // shards), then the shards move to their names, then the new manifest appears.
-  std::set<std::string> previous;
-  if (vsi_exists(out + "/manifest.json")) {
-    try {
-      for (const auto& e : read_manifest(out).shards) previous.insert(e.file);
-    } catch (const FormatError&) {
-    }
-    if (VSIUnlink((out + "/manifest.json").c_str()) != 0)
-      throw std::runtime_error(out + "/manifest.json: cannot replace it");
-  }
-  for (const auto& entry : manifest.shards) {
-    make_dirs(out + "/" + entry.split);
-    const std::string from = staging.path + "/" + entry.file, to = out + "/" + entry.file;
-    if (VSIRename(from.c_str(), to.c_str()) != 0)
-      throw std::runtime_error(to + ": cannot move the shard into place");
-    previous.erase(entry.file);
-  }
-  for (const auto& stale : previous) VSIUnlink((out + "/" + stale).c_str());
-  const std::string text = to_json(manifest);
-  const std::string tmp = out + "/.manifest.json.tmp";
-  VSILFILE* f = VSIFOpenL(tmp.c_str(), "wb");
-  if (!f) throw std::runtime_error(tmp + ": cannot write the manifest");
-  const bool ok = VSIFWriteL(text.data(), 1, text.size(), f) == text.size();
-  if (VSIFCloseL(f) != 0 || !ok) {
-    VSIUnlink(tmp.c_str());
-    throw std::runtime_error(tmp + ": write failed (disk full?)");
-  }
-  if (VSIRename(tmp.c_str(), (out + "/manifest.json").c_str()) != 0)
-    throw std::runtime_error(out + "/manifest.json: cannot move the manifest into place");
-  staging.committed = true;
+  commit_dataset(out, staging, manifest);
   return report;
 }
 

@@ -39,8 +39,12 @@ std::string member_key(const std::string& name, std::string& extension) {
 // Samples of one tm shard: members grouped by key, in archive order.
 class TmShardSource : public SampleSource {
  public:
-  TmShardSource(const ShardRef& shard, std::vector<std::string> modalities)
-      : shard_(shard), tar_(shard.path), modalities_(std::move(modalities)) {}
+  TmShardSource(const ShardRef& shard, std::vector<std::string> modalities,
+                std::vector<std::string> token_modalities)
+      : shard_(shard),
+        tar_(shard.path),
+        modalities_(std::move(modalities)),
+        token_modalities_(std::move(token_modalities)) {}
 
   bool next(Sample& sample) override { return read(&sample); }
   bool skip() override { return read(nullptr); }
@@ -48,8 +52,12 @@ class TmShardSource : public SampleSource {
 
  private:
   bool wanted(const std::string& modality) const {
-    return modalities_.empty() ||
+    return (modalities_.empty() && token_modalities_.empty()) ||
            std::find(modalities_.begin(), modalities_.end(), modality) != modalities_.end();
+  }
+  bool wanted_tokens(const std::string& modality) const {
+    return std::find(token_modalities_.begin(), token_modalities_.end(), modality) !=
+           token_modalities_.end();
   }
 
   bool advance() {
@@ -77,6 +85,14 @@ class TmShardSource : public SampleSource {
           tar_.read_data(bytes);
           sample->record = record_from_json(std::string(bytes.begin(), bytes.end()), what);
         }
+      } else if (ends_with(extension, ".tokens.npy.gz") && sample) {
+        const Modality* m =
+            ModalityRegistry::instance().find(extension.substr(0, extension.size() - 14));
+        if (m && wanted_tokens(m->name)) {
+          tar_.read_data(bytes);
+          const auto npy = gzip_decompress(bytes.data(), bytes.size(), what);
+          sample->tokens[m->name] = decode_npy(npy.data(), npy.size(), what);
+        }
       } else if (ends_with(extension, ".npy.gz") && sample) {
         const Modality* m =
             ModalityRegistry::instance().find(extension.substr(0, extension.size() - 7));
@@ -99,7 +115,7 @@ class TmShardSource : public SampleSource {
 
   ShardRef shard_;
   TarReader tar_;
-  std::vector<std::string> modalities_;
+  std::vector<std::string> modalities_, token_modalities_;
   TarMember member_;
   bool held_ = false;  // member_ is the first member of the next sample
 };
@@ -157,12 +173,22 @@ std::vector<ShardRef> list_shards(const std::string& root, const std::string& sp
 }
 
 std::unique_ptr<SampleSource> open_shard(const ShardRef& shard,
-                                         const std::vector<std::string>& modalities) {
+                                         const std::vector<std::string>& modalities,
+                                         const std::vector<std::string>& token_modalities) {
   ensure_gdal_registered();
-  std::vector<std::string> canonical;
-  for (const auto& m : modalities) canonical.push_back(ModalityRegistry::instance().get(m).name);
-  if (shard.layout == Layout::kTerraMesh) return open_terramesh_shard(shard, canonical);
-  return std::make_unique<TmShardSource>(shard, canonical);
+  const auto canonical = [](const std::vector<std::string>& names) {
+    std::vector<std::string> out;
+    for (const auto& m : names) out.push_back(ModalityRegistry::instance().get(m).name);
+    return out;
+  };
+  if (shard.layout == Layout::kTerraMesh) {
+    if (!token_modalities.empty())
+      throw FormatError(shard.name +
+                        ": the TerraMesh layout holds no token arrays (tokenise a "
+                        "tm shards dataset with `tm_tokenize_shards`)");
+    return open_terramesh_shard(shard, canonical(modalities));
+  }
+  return std::make_unique<TmShardSource>(shard, canonical(modalities), canonical(token_modalities));
 }
 
 }  // namespace terramind::shards

@@ -185,6 +185,22 @@ std::map<std::string, std::string> CardFields::text_map(const std::string& key) 
 
 const nlohmann::json& CardFields::object(const std::string& key) const { return required(key); }
 
+const std::vector<std::string>& card_download_keys() {
+  static const std::vector<std::string> keys{"url", "sha256", "size"};
+  return keys;
+}
+
+void check_download_fields(const CardFields& f) {
+  const std::string url = f.text("url", "");
+  if (f.has("url") && url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
+    f.fail("'url' must be an http:// or https:// address, got \"" + url + "\"");
+  const std::string sha = f.text("sha256", "");
+  if (f.has("sha256") &&
+      (sha.size() != 64 || sha.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos))
+    f.fail("'sha256' must be 64 hexadecimal digits, got \"" + sha + "\"");
+  f.integer("size", 1, std::numeric_limits<int64_t>::max(), 1);
+}
+
 void require_card(bool condition, const std::string& what, const std::string& message) {
   if (!condition) throw std::invalid_argument(what + ": " + message);
 }

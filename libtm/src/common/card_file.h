@@ -74,6 +74,12 @@ class CardFields {
   std::string prefix_;
 };
 
+// The download fields a card may carry for its checkpoint (read by tm/model_cache.h, which
+// fetches official models by name): "url" (http:// or https://), "sha256" (64 hex digits) and
+// "size" (bytes, positive). Checked here so that a bad value is refused wherever the card is read.
+const std::vector<std::string>& card_download_keys();
+void check_download_fields(const CardFields& fields);
+
 // Bounds shared by model and tokenizer cards: far beyond every TerraMind release (width 1024,
 // 24 blocks), and small enough that sizes multiply without overflow.
 constexpr int64_t kCardMaxDim = 65536;

@@ -38,6 +38,9 @@ const std::vector<std::string> kModelCardKeys = {"name",
                                                  "decoder_modalities",
                                                  "checkpoint_prefix",
                                                  "checkpoint",
+                                                 "url",
+                                                 "sha256",
+                                                 "size",
                                                  "tokenizers"};
 
 void require(bool condition, const std::string& what) {
@@ -126,6 +129,7 @@ ModelCard ModelCard::from_json(const std::string& json_text) {
   c.decoder_modalities = f.texts("decoder_modalities", {});
   c.checkpoint_prefix = f.text("checkpoint_prefix", "");
   c.checkpoint = f.text("checkpoint", "");
+  check_download_fields(f);  // where the checkpoint is downloaded from (tm/model_cache.h)
   c.tokenizers = f.text_map("tokenizers");
   check_card(c);
   return c;

@@ -209,6 +209,7 @@ TokenizerCard TokenizerCard::from_json(const std::string& json_text) {
                                  "fsq_levels", "image_size",    "patch_size",  "encoder",
                                  "decoder",    "checkpoint"};
   if (!vqvae) known.push_back("diffusion");
+  known.insert(known.end(), card_download_keys().begin(), card_download_keys().end());
   f.only(known);
   c.name = f.text("name", c.name);
   c.modality = f.text("modality");
@@ -228,6 +229,7 @@ TokenizerCard TokenizerCard::from_json(const std::string& json_text) {
     if (f.has("diffusion")) c.diffusion = diffusion_from_json(f.object("diffusion"), c.diffusion);
   }
   c.checkpoint = f.text("checkpoint", "");
+  check_download_fields(f);  // where the checkpoint is downloaded from (tm/model_cache.h)
   check_card(c);
   return c;
 }

@@ -118,14 +118,21 @@ SampleRecord record_from_json(const std::string& text, const std::string& what);
 struct Sample {
   SampleRecord record;
   std::map<std::string, Array> arrays;  // canonical modality name -> pixels
-  std::string shard;                    // the shard it came from (for messages)
+  // canonical modality name -> token ids (views x grid_h x grid_w; view 0 of the sample as
+  // stored, view 1, when tokenised with flips, of its horizontal flip). The stream delivers one
+  // view (bands = 1): the one matching its flip of the pixels.
+  std::map<std::string, Array> tokens;
+  std::string shard;  // the shard it came from (for messages)
 
   bool has(const std::string& modality) const { return arrays.count(modality) != 0; }
+  bool has_tokens(const std::string& modality) const { return tokens.count(modality) != 0; }
 };
 
-// WebDataset member names in tm shards: "<key>.json", "<key>.<lower-case modality>.npy.gz".
+// WebDataset member names in tm shards: "<key>.json", "<key>.<lower-case modality>.npy.gz",
+// and for token shards "<key>.<lower-case modality>.tokens.npy.gz".
 std::string record_member_name(const std::string& key);
 std::string array_member_name(const std::string& key, const std::string& modality);
+std::string token_member_name(const std::string& key, const std::string& modality);
 
 // Deterministic split from the key alone: "val" when the first 8 bytes of SHA-256(key), as a
 // fraction of 2^64, fall below `val_fraction`, else "train". Adding samples never moves others.
@@ -239,8 +246,11 @@ class SampleSource {
   virtual std::uint64_t bytes_read() const = 0;
 };
 
+// Pixels of `modalities` (all when empty, none when empty and token_modalities is not) and
+// tokens of `token_modalities` (none when empty). Token members exist in tm shards only.
 std::unique_ptr<SampleSource> open_shard(const ShardRef& shard,
-                                         const std::vector<std::string>& modalities = {});
+                                         const std::vector<std::string>& modalities = {},
+                                         const std::vector<std::string>& token_modalities = {});
 
 // The TerraMesh layout: one "<key>.zarr.zip" member (held in memory) decoded through GDAL's
 // Zarr driver into the sample's modality array and record (key, CRS, geotransform, date,
@@ -275,6 +285,15 @@ struct SplitSummary {
   std::map<std::string, std::vector<BandStatistics>> statistics;  // modality -> per band
 };
 
+// The token arrays of one modality (tm_tokenize_shards).
+struct TokenInfo {
+  std::string tokenizer;  // what made them: a checkpoint's file name or the tokenizer's name
+  std::int64_t vocabulary = 0;
+  int grid_h = 0, grid_w = 0;
+  int views = 1;                 // 2: view 1 holds the tokens of the horizontally flipped sample
+  DType dtype = DType::kUInt16;  // uint16 when the vocabulary fits, else int32
+};
+
 struct Manifest {
   std::string format = "tm-shards/1";
   std::string dataset;
@@ -286,6 +305,7 @@ struct Manifest {
   std::vector<ShardEntry> shards;
   std::map<std::string, std::int64_t> skipped;  // reason -> samples skipped (--skip-invalid)
   std::vector<std::string> sources;             // the build's inputs
+  std::map<std::string, TokenInfo> tokens;      // modality -> its token arrays (token shards)
 };
 
 std::string to_json(const Manifest& manifest);
@@ -369,7 +389,10 @@ enum class MissingModality {
 
 struct StreamOptions {
   std::vector<ShardRef> shards;
-  std::vector<std::string> modalities;  // canonical names; empty: all a sample holds
+  std::vector<std::string> modalities;        // canonical names; empty: all a sample holds (none
+                                              // when token_modalities is set)
+  std::vector<std::string> token_modalities;  // token arrays to read (tm shards); missing
+                                              // ones are handled as `missing` says
   MissingModality missing = MissingModality::kSkip;
   std::uint64_t seed = 0;
   int epoch = 0;
@@ -378,7 +401,8 @@ struct StreamOptions {
   int rank = 0;
   int world_size = 1;
   int threads = 1;  // loader threads of this rank
-  // Augmentations, one draw per sample applied to every modality alike.
+  // Augmentations, one draw per sample applied to every modality alike. With tokens only the
+  // horizontal flip is possible (their second view; shards tokenised with --flips).
   int crop = 0;  // random crop to crop x crop (0: none); samples smaller are an error
   bool horizontal_flip = false;  // with probability 1/2
   bool vertical_flip = false;    // with probability 1/2
@@ -420,6 +444,39 @@ class SampleStream {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// ---------------------------------------------------------------------------------------------
+// Token shards
+
+// Turns one modality's pixels into token ids (a tokenizer; tm_shards wires the LibTorch ones).
+struct TokenEncoder {
+  std::string tokenizer_name;  // recorded in the manifest
+  std::int64_t vocabulary = 0;
+  // Row-major ids of the grid it sets; ids must lie in [0, vocabulary).
+  std::function<std::vector<std::int64_t>(const Array& pixels, int& grid_h, int& grid_w)> encode;
+};
+
+struct TokenizeOptions {
+  std::string dataset;  // a tm shards dataset (with manifest.json)
+  std::string out;      // the token dataset: every member of the input plus token members
+  std::map<std::string, TokenEncoder> encoders;  // modality -> its tokenizer
+  bool flips = false;      // also tokenise each sample's horizontal flip (view 1)
+  bool overwrite = false;  // replace an existing dataset in `out`
+  int compression_level = 3;
+  std::function<void(std::int64_t, std::int64_t)> progress;  // (samples done, total)
+};
+
+struct TokenizeReport {
+  Manifest manifest;
+  std::int64_t samples = 0;
+  std::map<std::string, std::int64_t> tokenised;  // modality -> samples holding its tokens
+};
+
+// Writes the token dataset all or nothing, as build_shards does. Samples lacking a modality get
+// no tokens for it. Throws std::invalid_argument for bad options (no encoders, an unknown
+// modality or one the dataset lacks, out == dataset, an existing dataset without overwrite),
+// FormatError for an unreadable input, std::runtime_error for an encoder's failure or bad ids.
+TokenizeReport tokenize_dataset(const TokenizeOptions& options);
 
 // Applies a crop at (row, col) and flips to every array of `sample` (and its record's size and
 // geotransform). The stream's augmentation, exposed for tests.
