@@ -79,6 +79,8 @@ class TrainableTerraMind {
   // Copies `weights` in strictly (missing or mis-shaped keys throw CheckpointError).
   void load_state_dict(const TensorMap& weights);
 
+  // A batch whose budgets selected no target token (inputs took every token of the targets)
+  // has loss 0 without a graph and `targets` all 0: callers skip its backward.
   MaskedLoss loss(const MaskedBatch& batch,
                   LossReduction reduction = LossReduction::kModality) const;
   std::map<std::string, TargetLogits> target_logits(const MaskedBatch& batch) const;

@@ -202,7 +202,10 @@ MaskedLoss TrainableTerraMind::loss(const MaskedBatch& batch, LossReduction redu
     sum = sum.defined() ? sum + ce : ce;
     total += count;
   }
-  if (total == 0) throw std::invalid_argument("masked batch with no target token selected");
+  if (total == 0) {
+    out.loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32));
+    return out;
+  }
   out.loss = reduction == LossReduction::kToken ? sum / double(total) : torch::stack(means).mean();
   return out;
 }

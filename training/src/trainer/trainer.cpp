@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <thread>
 
 #include "masked_batches.h"
 #include "run_checkpoint.h"
+#include "tm/launch_environment.h"
 #include "tm/checkpoint.h"
 #include "tm/registry.h"
 #include "tm/trainer.h"
@@ -75,7 +77,11 @@ struct Trainer::State {
     for (int i = 0; i < config.val_batches; ++i) {
       auto b = stream.next();
       if (!b) break;
-      sum += model->loss(batches->make(b->samples, 0, device), config.loss).loss.item<double>();
+      const MaskedLoss out = model->loss(batches->make(b->samples, 0, device), config.loss);
+      std::int64_t targets = 0;
+      for (const auto& entry : out.targets) targets += entry.second;
+      if (targets == 0) continue;  // nothing to predict in this batch
+      sum += out.loss.item<double>();
       count += 1;
     }
     std::vector<at::Tensor> t{torch::tensor({sum, count}, torch::kFloat64)};
@@ -165,6 +171,16 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<ProcessGroup> group, bool res
   s.group = group ? std::move(group) : std::shared_ptr<ProcessGroup>(single_process());
   check_device(s.config.device);
   s.device = at::Device(s.config.device);
+  // Torch's default on these machines is one intra-op thread (build-environment.md §3.4): share
+  // the cores among this node's processes unless OMP_NUM_THREADS says otherwise.
+  if (!std::getenv("OMP_NUM_THREADS") && s.device.is_cpu()) {
+    int local = 1;
+    try {
+      local = std::max(1, launch_environment_from_process().local_world_size);
+    } catch (const std::invalid_argument&) {  // reported by the process group
+    }
+    at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local));
+  }
   if (s.config.precision == "fp16" && !s.device.is_cuda())
     throw TrainingError(
         "precision fp16 needs a CUDA device (loss scaling is for GPU half precision); "
@@ -278,6 +294,7 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
     std::map<std::string, double> mod_sum;
     std::vector<std::string> keys_seen;
     bool finite = true;
+    int counted = 0;  // micro-batches with targets
     for (std::size_t a = 0; a < batches.size(); ++a) {
       MaskedBatch batch = s.batches->make(batches[a].samples, s.position.epoch, s.device);
       // The decoder modality order, shuffled per micro-batch as the reference does.
@@ -306,6 +323,10 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
           at::autocast::clear_cache();
         }
       }
+      std::int64_t targets = 0;
+      for (const auto& entry : out.targets) targets += entry.second;
+      if (targets == 0) continue;  // nothing to predict: a zero-gradient micro-batch
+      ++counted;
       const double value = out.loss.item<double>();
       if (!std::isfinite(value)) finite = false;
       loss_sum += value;
@@ -315,7 +336,8 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
       if (finite) (out.loss * scale).backward();
     }
     // Losses, and whether every rank's were finite, summed across ranks in one reduction.
-    std::vector<at::Tensor> stats{torch::tensor({loss_sum, finite ? 0.0 : 1.0}, torch::kFloat64)};
+    std::vector<at::Tensor> stats{
+        torch::tensor({loss_sum, finite ? 0.0 : 1.0, double(counted)}, torch::kFloat64)};
     s.group->all_reduce_sum(stats);
     if (stats[0][1].item<double>() > 0) {
       std::string list;
@@ -327,7 +349,8 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
                                                                : latest_checkpoint(c.output)) +
                           ") is kept");
     }
-    const double loss = stats[0][0].item<double>() / double(s.slots());
+    // The mean over the micro-batches that had targets (all but rare ones with tiny budgets).
+    const double loss = stats[0][0].item<double>() / std::max(1.0, stats[0][2].item<double>());
 
     // Gradients: every parameter (zeros where a batch did not reach it, so ranks agree on the
     // list), summed over ranks, divided by the world size (micro-batches were divided already).
