@@ -296,11 +296,13 @@ TEST(trainer_run, bad_setups_are_refused_by_name) {
 TEST(trainer_distributed, two_gloo_ranks_equal_one_rank_accumulating_two) {
   ScratchDir two, one;
   json j = run_file(two.path() + "/run", 6);
+  j["distributed"] = {{"bucket_mb", 0.01}};  // many buckets: most start during backward
   std::ofstream(two.file("run.json")) << j.dump(2);
   const int port = 20000 + static_cast<int>(::getpid() % 20000);
   std::string command = "cd " + two.path() + " || exit 9; ";
   for (int rank = 0; rank < 2; ++rank)
-    command += "OMP_NUM_THREADS=1 RANK=" + std::to_string(rank) + " LOCAL_RANK=" + std::to_string(rank) +
+    command += "OMP_NUM_THREADS=1 RANK=" + std::to_string(rank) +
+               " LOCAL_RANK=" + std::to_string(rank) +
                " WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
                std::to_string(port) + " " + TM_TRAIN_EXE + " terramind run.json -q > rank" +
                std::to_string(rank) + ".log 2>&1 & p" + std::to_string(rank) + "=$!; ";
@@ -339,4 +341,10 @@ TEST(trainer_distributed, two_gloo_ranks_equal_one_rank_accumulating_two) {
       json::parse(std::ifstream(two.path() + "/run/checkpoints/step-000000006/trainer.json"));
   EXPECT_EQ(meta.at("world_size"), 2);
   EXPECT_EQ(meta.at("data_slots"), 2);
+  // The gradient all-reduce overlapped backward: buckets started by the accumulator hooks.
+  const auto rows = MetricsLog::read(two.path() + "/run/metrics.jsonl");
+  ASSERT_FALSE(rows.empty());
+  const auto& last = rows.back().values;
+  EXPECT_GT(last.at("grad_buckets"), 5);
+  EXPECT_GT(last.at("grad_buckets_during_backward"), last.at("grad_buckets") / 2);
 }

@@ -80,6 +80,9 @@ struct RunConfig {
   std::int64_t log_every = 10;
   std::int64_t val_every = 0;  // 0: only at the end (when val_split is set)
   int val_batches = 4;
+  // distributed: gradient buckets of about this many MiB, each all-reduced as soon as backward
+  // has produced all its gradients (DDP's default 25)
+  double bucket_mb = 25;
 
   // Strict: unknown keys, wrong types and bad values throw TrainingError naming the key.
   static RunConfig from_json(const std::string& text, const std::string& what = "run file");
@@ -128,6 +131,9 @@ class ProcessGroup {
   // Sums every tensor across ranks in place (bucketed: tensors are flattened into buckets of
   // about bucket_bytes, each reduced asynchronously, all waited for at the end).
   virtual void all_reduce_sum(std::vector<at::Tensor>& tensors) = 0;
+  // Starts summing one tensor across ranks in place; the returned function waits for it.
+  // Collectives must be started in the same order on every rank.
+  virtual std::function<void()> all_reduce_sum_start(at::Tensor tensor) = 0;
   virtual void broadcast(std::vector<at::Tensor>& tensors, int root) = 0;
   virtual void barrier() = 0;
 };

@@ -20,6 +20,9 @@ class SingleProcess : public ProcessGroup {
   int world_size() const override { return 1; }
   std::string backend() const override { return "none"; }
   void all_reduce_sum(std::vector<at::Tensor>&) override {}
+  std::function<void()> all_reduce_sum_start(at::Tensor) override {
+    return [] {};
+  }
   void broadcast(std::vector<at::Tensor>&, int) override {}
   void barrier() override {}
 };
@@ -74,6 +77,11 @@ class C10dGroup : public ProcessGroup {
         offset += t.numel();
       }
     }
+  }
+  std::function<void()> all_reduce_sum_start(at::Tensor tensor) override {
+    std::vector<at::Tensor> one{tensor};
+    auto work = pg_->allreduce(one);
+    return [work] { work->wait(); };
   }
   void broadcast(std::vector<at::Tensor>& tensors, int root) override {
     c10d::BroadcastOptions o;

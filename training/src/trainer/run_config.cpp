@@ -255,6 +255,10 @@ RunConfig RunConfig::from_json(const std::string& text, const std::string& what)
     r.number("every", c.val_every, 0, 1e15);
     r.number("batches", c.val_batches, 1, 1 << 20);
   }
+  if (const json* d = top.get("distributed")) {
+    Reader r(*d, "distributed", what);
+    r.number("bucket_mb", c.bucket_mb, 0.001, 1 << 16);
+  }
   if (c.warmup_steps > c.steps) top.fail("must not exceed schedule.steps", "schedule.warmup_steps");
   if (c.min_lr > c.lr) top.fail("must not exceed optimiser.lr", "optimiser.min_lr");
   return c;

@@ -9,10 +9,11 @@
 #include <set>
 #include <thread>
 
+#include "gradient_sync.h"
 #include "masked_batches.h"
 #include "run_checkpoint.h"
-#include "tm/launch_environment.h"
 #include "tm/checkpoint.h"
+#include "tm/launch_environment.h"
 #include "tm/registry.h"
 #include "tm/trainer.h"
 #include "tm/training_metrics.h"
@@ -281,6 +282,11 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
   const double flops_per_sample = 3 * s.model->forward_flops(c.input_tokens, c.target_tokens);
   auto params = s.model->parameters();
   const auto names = s.model->parameter_names();
+  // Several processes: gradients are reduced in buckets during the last micro-batch's backward.
+  std::unique_ptr<GradientSync> sync;
+  if (s.group->world_size() > 1)
+    sync = std::make_unique<GradientSync>(*s.group, params,
+                                          static_cast<std::size_t>(c.bucket_mb * 1048576.0));
   auto started = std::chrono::steady_clock::now();
   const int64_t first_step = s.position.step;
   double window_loss = 0;
@@ -326,6 +332,7 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
       std::int64_t targets = 0;
       for (const auto& entry : out.targets) targets += entry.second;
       if (targets == 0) continue;  // nothing to predict: a zero-gradient micro-batch
+      if (sync && a + 1 == batches.size()) sync->arm();
       ++counted;
       const double value = out.loss.item<double>();
       if (!std::isfinite(value)) finite = false;
@@ -335,6 +342,8 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
       const double scale = (c.precision == "fp16" ? s.loss_scale : 1.0) / double(batches.size());
       if (finite) (out.loss * scale).backward();
     }
+    // Before any other collective of the step: every rank issues its buckets in the same order.
+    if (sync) sync->finish();
     // Losses, and whether every rank's were finite, summed across ranks in one reduction.
     std::vector<at::Tensor> stats{
         torch::tensor({loss_sum, finite ? 0.0 : 1.0, double(counted)}, torch::kFloat64)};
@@ -359,7 +368,7 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
       if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
       grads.push_back(p.grad());
     }
-    s.group->all_reduce_sum(grads);
+    if (!sync) s.group->all_reduce_sum(grads);  // a no-op for one process
     const double unscale =
         1.0 / (double(s.group->world_size()) * (c.precision == "fp16" ? s.loss_scale : 1.0));
     double norm_sq = 0;
@@ -430,6 +439,10 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
                       {"samples_per_s", r.samples_per_s},
                       {"tokens_per_s", r.tokens_per_s}};
         for (const auto& [k, v] : r.per_modality) row.values["loss/" + k] = v;
+        if (sync) {  // how much of the all-reduce ran during backward (the last step's)
+          row.values["grad_buckets"] = double(sync->buckets());
+          row.values["grad_buckets_during_backward"] = double(sync->started_during_backward());
+        }
         s.metrics->append(row);
         if (val_loss) s.metrics->append({r.step, "val", {{"loss", *val_loss}}});
       }
