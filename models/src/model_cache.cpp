@@ -454,6 +454,8 @@ void ModelCache::download(const ModelFile& file) {
       if (kept > 0)
         message += " (the " + std::to_string(kept) + " bytes received are kept in " + part +
                    " and the next fetch resumes from there)";
+      else
+        std::remove(part.c_str());  // nothing received: no empty .part left behind
       throw ModelCacheError(Kind::kDownload, message);
     }
     if (settings_.progress)

@@ -14,6 +14,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+[ -n "${KEEP_WORK:-}" ] && trap - EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 expect() {  # expect EXIT REGEX command...: runs it, checks exit status and output
@@ -32,6 +33,7 @@ mkdir -p "$served" "$work/catalogue"
 cp "$fixtures/terramind_generation_state_dict.pt" "$served/model.pt"
 cp "$fixtures/tokenizer_vqvae_lulc_state_dict.pt" "$served/lulc.pt"
 cp "$fixtures/tokenizer_divae_s1grd_state_dict.pt" "$served/s1grd.pt"
+cp "$fixtures/terramind_generation_state_dict.pt" "$served/flaky.pt"
 head -c 5000 /dev/urandom >"$served/noise.pt"
 # The catalogue: the fixture model card with download fields, its tokenizer cards beside it.
 python3 - "$src/sample_data/fixture_models" "$work/catalogue" "$served" <<'PY'
@@ -60,10 +62,20 @@ bad.update(fields("noise.pt"))
 bad["sha256"] = "0" * 64
 bad.pop("tokenizers")
 json.dump(bad, open(os.path.join(catalogue, "damaged.json"), "w"), indent=1)
+# A checkpoint whose first transfer breaks off half-way; one the server fails with a 500.
+for name, ckpt in (("interrupted", "flaky.pt"), ("server_error", "error500.pt")):
+    c = dict(model)
+    c.pop("tokenizers")
+    if ckpt == "flaky.pt":
+        c.update(fields(ckpt))
+    else:
+        c.update({"checkpoint": ckpt, "url": hub + ckpt})
+        c.pop("sha256"); c.pop("size")
+    json.dump(c, open(os.path.join(catalogue, name + ".json"), "w"), indent=1)
 PY
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -m http.server "$port" --bind 127.0.0.1 --directory "$work/hub" >"$work/server.log" 2>&1 &
+python3 "$src/tests/model_cache/local_hub.py" "$work/hub" "$port" >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 50); do
   python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/')" 2>/dev/null && break
@@ -75,7 +87,7 @@ unset TM_OFFLINE HF_TOKEN
 tm_models=$tools/tm_models
 
 expect 0 "fixture" "$tm_models" list
-expect 2 "unknown model 'nope'.*known: damaged, fixture;" "$tm_models" path nope
+expect 2 "unknown model 'nope'.*known: damaged, fixture, interrupted, server_error;" "$tm_models" path nope
 expect 1 "" "$tm_models" path fixture  # nothing cached yet
 TM_OFFLINE=1 expect 1 "TM_OFFLINE|offline" "$tm_models" fetch fixture -q
 [ -z "$(find "$work/cache" -name '*.pt' 2>/dev/null)" ] || fail "offline fetch left files"
@@ -101,6 +113,22 @@ cmp -s "$cached" "$served/model.pt" || fail "re-downloaded checkpoint differs fr
 # A download that fails its sha256 is not kept under its final name.
 expect 1 "sha256" "$tm_models" fetch damaged -q
 [ -z "$(find "$work/cache" -name noise.pt)" ] || fail "a file failing its sha256 was kept"
+
+# An interrupted transfer is resumed with a Range request and ends with the whole, checked file.
+expect 0 "" "$tm_models" fetch interrupted -q
+cmp -s "$(find "$work/cache" -name flaky.pt)" "$served/flaky.pt" || fail "resumed download differs"
+grep -q "GET /test/fixture/resolve/main/flaky.pt bytes=[1-9]" "$work/requests.log" ||
+  fail "the second request for flaky.pt did not resume with a Range: $(cat "$work/requests.log")"
+[ -z "$(find "$work/cache" -name '*.part')" ] || fail "a .part file was left behind"
+
+# A server error: a clear message naming the status, nothing in the cache.
+expect 1 "500" "$tm_models" fetch server_error -q
+[ -z "$(find "$work/cache" -name 'error500.pt' -o -name 'error500.pt.part')" ] ||
+  fail "a failed download left a file"
+
+# A cache folder that cannot be created.
+touch "$work/not_a_folder"
+TM_CACHE=$work/not_a_folder/cache expect 1 "not_a_folder" "$tm_models" fetch fixture -q
 
 # The server gone: a missing file is a download error, not a hang or a crash.
 kill "$server"; wait "$server" 2>/dev/null; server=
