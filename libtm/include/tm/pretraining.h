@@ -15,7 +15,7 @@
 
 #include <torch/torch.h>
 
-#include "tm/cards.h"       // ModelCard
+#include "tm/cards.h"       // ModelCard, TokenizerCard
 #include "tm/checkpoint.h"  // TensorMap
 
 namespace terramind {
@@ -91,6 +91,45 @@ class TrainableTerraMind {
 
  private:
   explicit TrainableTerraMind(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+// An image tokenizer with trainable weights (the first training stage, spec
+// terramind-training.md §2). Parameter names are the official checkpoint keys, so state_dict()
+// saved with save_torch_checkpoint() loads in ImageTokenizer and the reference.
+//
+// Objectives: VQVAE (ViT decoder, LULC) cross-entropy of the decoder's class logits against the
+// input classes; DiVAE (diffusion decoder) the MSE of the decoder's clean-sample estimate from
+// x_t = sqrt(ᾱ_t) x0 + sqrt(1 - ᾱ_t) ε, with the card's linear-beta schedule (zero terminal SNR
+// as configured) and one timestep per sample. FSQ rounds with a straight-through gradient.
+class TrainableTokenizer {
+ public:
+  // Fresh weights (module defaults drawn from a generator seeded with `seed`); reproducible.
+  static TrainableTokenizer initialised(const TokenizerCard& card, uint64_t seed);
+  // Continues from weights (an official or own checkpoint); strict, as ImageTokenizer::load.
+  static TrainableTokenizer from_weights(const TokenizerCard& card, const TensorMap& weights);
+
+  const TokenizerCard& card() const;
+  torch::nn::Module& module();  // train()/eval(), to(device)
+  std::vector<at::Tensor> parameters() const;
+  std::vector<std::string> parameter_names() const;
+  TensorMap state_dict() const;
+  void load_state_dict(const TensorMap& weights);
+
+  struct Loss {
+    at::Tensor loss;    // scalar, differentiable
+    at::Tensor tokens;  // [B, h, w] int32, the batch's codes (detached)
+  };
+  // `images`: standardised [B, C, H, W] (ImageTokenizer::standardise), or class indices [B, H, W]
+  // for class-input tokenizers. DiVAE also takes `timesteps` [B] in [0, train_timesteps) and
+  // `noise` like images, which the caller draws (seeded: resumable runs redraw the same).
+  // std::invalid_argument for wrong shapes or class values.
+  Loss loss(const at::Tensor& images, const at::Tensor& timesteps = {},
+            const at::Tensor& noise = {}) const;
+
+ private:
+  struct Impl;
+  explicit TrainableTokenizer(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };
 

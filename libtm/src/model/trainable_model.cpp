@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "module_tensors.h"
 #include "tm/ascii_strings.h"
 #include "tm/checkpoint.h"
 #include "tm/pretraining.h"
@@ -45,12 +46,9 @@ void initialise(net::TerraMindImpl& net, uint64_t seed) {
   }
 }
 
-void make_trainable(torch::nn::Module& module) {
-  for (auto& p : module.parameters(/*recurse=*/true)) p.set_requires_grad(true);
-  module.train();
-}
-
 }  // namespace
+
+using detail::make_trainable;
 
 TrainableTerraMind TrainableTerraMind::initialised(const ModelCard& card, uint64_t seed) {
   auto impl = std::make_shared<Impl>();
@@ -72,19 +70,11 @@ TrainableTerraMind TrainableTerraMind::from_weights(const ModelCard& card,
 }
 
 std::vector<at::Tensor> TrainableTerraMind::parameters() const {
-  std::vector<at::Tensor> out;
-  std::set<const void*> seen;
-  for (const auto& p : impl_->net->parameters(/*recurse=*/true))
-    if (seen.insert(p.unsafeGetTensorImpl()).second) out.push_back(p);
-  return out;
+  return detail::unique_parameters(*impl_->net);
 }
 
 std::vector<std::string> TrainableTerraMind::parameter_names() const {
-  std::vector<std::string> out;
-  std::set<const void*> seen;
-  for (const auto& item : impl_->net->named_parameters(/*recurse=*/true))
-    if (seen.insert(item.value().unsafeGetTensorImpl()).second) out.push_back(item.key());
-  return out;
+  return detail::unique_parameter_names(*impl_->net);
 }
 
 int64_t TrainableTerraMind::parameter_count() const {
@@ -93,14 +83,7 @@ int64_t TrainableTerraMind::parameter_count() const {
   return count;
 }
 
-TensorMap TrainableTerraMind::state_dict() const {
-  TensorMap out;
-  for (const auto& item : impl_->net->named_parameters(/*recurse=*/true))
-    out.insert(item.key(), item.value().detach());
-  for (const auto& item : impl_->net->named_buffers(/*recurse=*/true))
-    out.insert(item.key(), item.value().detach());
-  return out;
-}
+TensorMap TrainableTerraMind::state_dict() const { return detail::module_state(*impl_->net); }
 
 void TrainableTerraMind::load_state_dict(const TensorMap& weights) {
   const std::string& prefix = impl_->card.checkpoint_prefix;

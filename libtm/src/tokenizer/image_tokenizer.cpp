@@ -10,6 +10,7 @@
 #include "tm/ascii_strings.h"
 #include "tm/model.h"
 #include "tm/registry.h"
+#include "tokenizer_inputs.h"
 #include "tokenizer_network.h"
 
 namespace terramind {
@@ -43,24 +44,6 @@ const ChannelStats& stats_of(const TokenizerCard& card) {
       .stats(stats_version_from_string(card.stats_version));
 }
 
-// Class indices [B, H, W] or [B, 1, H, W] -> one-hot float [B, K, H, W]; values must be whole
-// numbers in [0, K).
-at::Tensor one_hot_classes(const at::Tensor& indices, int64_t classes, const std::string& who) {
-  const at::Tensor map = indices.dim() == 4 ? indices.squeeze(1) : indices;
-  if (map.numel() > 0) {
-    const at::Tensor as_double = map.to(at::kDouble);
-    if (!at::isIntegralType(map.scalar_type(), false) &&
-        !(as_double == at::floor(as_double)).all().item<bool>())
-      throw std::invalid_argument(who + ": class inputs must be whole numbers");
-    const double low = as_double.min().item<double>(), high = as_double.max().item<double>();
-    if (!(low >= 0 && high < static_cast<double>(classes)))
-      throw std::invalid_argument(who + ": class values must lie in [0, " +
-                                  std::to_string(classes - 1) + "], found " +
-                                  std::to_string(static_cast<int64_t>(low >= 0 ? high : low)));
-  }
-  return at::one_hot(map.to(at::kLong), classes).permute({0, 3, 1, 2}).to(at::kFloat);
-}
-
 void randomize(torch::nn::Module& module, uint64_t seed) {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   torch::NoGradGuard no_grad;
@@ -79,6 +62,25 @@ void randomize(torch::nn::Module& module, uint64_t seed) {
 }
 
 }  // namespace
+
+// Class indices [B, H, W] or [B, 1, H, W] -> one-hot float [B, K, H, W]; values must be whole
+// numbers in [0, K).
+at::Tensor detail::one_hot_classes(const at::Tensor& indices, int64_t classes,
+                                   const std::string& who) {
+  const at::Tensor map = indices.dim() == 4 ? indices.squeeze(1) : indices;
+  if (map.numel() > 0) {
+    const at::Tensor as_double = map.to(at::kDouble);
+    if (!at::isIntegralType(map.scalar_type(), false) &&
+        !(as_double == at::floor(as_double)).all().item<bool>())
+      throw std::invalid_argument(who + ": class inputs must be whole numbers");
+    const double low = as_double.min().item<double>(), high = as_double.max().item<double>();
+    if (!(low >= 0 && high < static_cast<double>(classes)))
+      throw std::invalid_argument(who + ": class values must lie in [0, " +
+                                  std::to_string(classes - 1) + "], found " +
+                                  std::to_string(static_cast<int64_t>(low >= 0 ? high : low)));
+  }
+  return at::one_hot(map.to(at::kLong), classes).permute({0, 3, 1, 2}).to(at::kFloat);
+}
 
 ImageTokenizer::ImageTokenizer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -173,7 +175,7 @@ ImageTokenizer::Encoded ImageTokenizer::encode_detailed(const at::Tensor& image)
       c.class_input &&
       (image.dim() == 3 || (image.dim() == 4 && image.size(1) == 1 && c.channels != 1));
   if (class_map) {
-    x = one_hot_classes(image, c.channels, who);
+    x = detail::one_hot_classes(image, c.channels, who);
   } else if (image.dim() != 4 || image.size(1) != c.channels) {
     throw std::invalid_argument(who + ": expected an image [B, " + std::to_string(c.channels) +
                                 ", H, W]" + (c.class_input ? " or class indices [B, H, W]" : "") +

@@ -8,8 +8,10 @@ namespace terramind::net {
 torch::Tensor timestep_embedding(const torch::Tensor& timesteps, int64_t dim) {
   const int64_t half = dim / 2;
   // Same operation order as the reference (scalar * arange / half, then exp), in float32.
-  const auto freqs =
-      torch::exp(-std::log(10000.0) * torch::arange(0, half, torch::kFloat32) / half);
+  const auto freqs = torch::exp(
+      -std::log(10000.0) *
+      torch::arange(0, half, torch::TensorOptions(torch::kFloat32).device(timesteps.device())) /
+      half);
   const auto args = timesteps.unsqueeze(1).to(torch::kFloat32) * freqs.unsqueeze(0);
   return torch::cat({torch::cos(args), torch::sin(args)}, -1);
 }
@@ -96,6 +98,14 @@ int64_t PatchedUNetImpl::size_multiple() const {
 
 torch::Tensor PatchedUNetImpl::forward(const torch::Tensor& x_t, int64_t timestep,
                                        const torch::Tensor& codes) {
+  return forward(
+      x_t,
+      torch::full({1}, timestep, torch::TensorOptions().dtype(torch::kLong).device(x_t.device())),
+      codes);
+}
+
+torch::Tensor PatchedUNetImpl::forward(const torch::Tensor& x_t, const torch::Tensor& timesteps,
+                                       const torch::Tensor& codes) {
   const int64_t B = x_t.size(0), C = image_channels_, H = x_t.size(2), W = x_t.size(3);
   const int64_t p = config_.patch_size, nh = H / p, nw = W / p;
   // b c (nh ph) (nw pw) -> b (c ph pw) nh nw
@@ -104,9 +114,8 @@ torch::Tensor PatchedUNetImpl::forward(const torch::Tensor& x_t, int64_t timeste
   const auto cond = torch::upsample_nearest2d(codes, std::vector<int64_t>{nh, nw});
   x = torch::cat({x, cond.to(x.scalar_type())}, 1);
 
-  const auto t =
-      torch::full({1}, timestep, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
-  const auto emb = time_embed->forward(timestep_embedding(t, config_.model_channels));
+  const auto emb =
+      time_embed->forward(timestep_embedding(timesteps.to(torch::kLong), config_.model_channels));
 
   std::vector<torch::Tensor> skips;
   skips.reserve(input_blocks->size());

@@ -20,6 +20,9 @@ class PatchedUNetImpl : public torch::nn::Module {
   // x_t [B, C, H, W] (H, W multiples of size_multiple()), integer timestep t, codes
   // [B, L, h, w] -> x0 estimate [B, C, H, W].
   torch::Tensor forward(const torch::Tensor& x_t, int64_t timestep, const torch::Tensor& codes);
+  // One timestep per sample ([B] int64): what training draws.
+  torch::Tensor forward(const torch::Tensor& x_t, const torch::Tensor& timesteps,
+                        const torch::Tensor& codes);
   int64_t size_multiple() const;
 
   torch::nn::Sequential time_embed{nullptr};

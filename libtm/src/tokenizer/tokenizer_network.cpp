@@ -39,4 +39,10 @@ torch::Tensor TokenizerNetworkImpl::denoise(const torch::Tensor& x_t, int64_t ti
   return unet->forward(x_t, timestep, codes);
 }
 
+torch::Tensor TokenizerNetworkImpl::denoise(const torch::Tensor& x_t,
+                                            const torch::Tensor& timesteps,
+                                            const torch::Tensor& codes) {
+  return unet->forward(x_t, timesteps, codes);
+}
+
 }  // namespace terramind::net

@@ -22,6 +22,8 @@ class TokenizerNetworkImpl : public torch::nn::Module {
   torch::Tensor decode_vit(const torch::Tensor& codes);
   // DiVAE: one UNet call, x0 estimate from x_t.
   torch::Tensor denoise(const torch::Tensor& x_t, int64_t timestep, const torch::Tensor& codes);
+  torch::Tensor denoise(const torch::Tensor& x_t, const torch::Tensor& timesteps,
+                        const torch::Tensor& codes);
 
   VitEncoder encoder{nullptr};
   torch::nn::Conv2d quant_proj{nullptr};
