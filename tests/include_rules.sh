@@ -49,6 +49,8 @@ forbid "training data uses LibTorch, the model, tiling, the runtime or argument 
 forbid "the trainer uses GDAL, tiling, the runtime or argument parsing" \
   "$gdal|$tiling_headers|tm/runtime\\.h|boost/" training/src/trainer training/include/tm/trainer.h \
   training/include/tm/shard_tokenizer.h
+forbid "the model cache uses LibTorch, GDAL, the model or tiling" \
+  "$torch|$gdal|$model_headers|$tiling_headers" models
 forbid "apps use GDAL directly (ask tiling or training)" "$gdal" apps
 [ $status -eq 0 ] && echo "include rules: kept"
 exit $status

@@ -177,6 +177,32 @@ TEST(trainer_run, checkpoint_card_runs_in_the_inference_api) {
   EXPECT_TRUE(contains(trainer_json.at("run_file").get<std::string>(), "tiny-test"));
 }
 
+// tm_generate runs the checkpoint's card on a real S2L2A tile (the card names the fixture LULC
+// tokenizer, whose 4375 codes match the registry's LULC vocabulary) and writes a georeferenced
+// LULC raster.
+TEST(trainer_run, tm_generate_runs_the_trained_checkpoint) {
+  ScratchDir run;
+  json j = run_file(run.path(), 2);
+  j["model"]["card"]["tokenizers"] = {
+      {"LULC",
+       std::string(TM_SOURCE_DIR) + "/sample_data/fixture_models/tokenizer_lulc_fixture.json"}};
+  Trainer(config_of(j), nullptr, false).run();
+  const std::string card = latest_checkpoint(run.path()) + "/card.json";
+  const std::string tile =
+      terramind::testing::data_dir() + "/terramesh_examples/S2L2A/282D_485L_3_3.tif";
+  const std::string out = run.file("generated");
+  const std::string command = std::string(TM_GENERATE_EXE) + " --input S2L2A=" + tile +
+                              " --to LULC --model " + card + " --out-dir " + out + " > " +
+                              run.file("generate.log") + " 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream log(run.file("generate.log"));
+  ASSERT_EQ(status, 0) << std::string(std::istreambuf_iterator<char>(log), {});
+  int rasters = 0;
+  for (const auto& e : fs::directory_iterator(out))
+    rasters += e.path().extension() == ".tif" && fs::file_size(e.path()) > 0;
+  EXPECT_GE(rasters, 1);
+}
+
 // Stopping after step 4 and resuming gives the weights, optimiser state and losses of a run
 // that never stopped.
 TEST(trainer_resume, resumed_run_equals_uninterrupted_run) {
