@@ -42,6 +42,8 @@ shorts=$(awk '$2 != "-" { printf "        %s) opt=%s ;;\n", $2, $1 }' <<<"$table
 subcommands=""
 if [ "$tool" = tm_tokenize ]; then subcommands="encode decode"; fi
 if [ "$tool" = tm_models ]; then subcommands="list fetch path verify"; fi
+if [ "$tool" = tm_train ]; then subcommands="terramind tokenizer"; fi
+if [ "$tool" = tm_shards ]; then subcommands="build inspect verify"; fi
 
 tmp=$out.tmp
 cat >"$tmp" <<TEMPLATE

@@ -15,13 +15,8 @@
 
 namespace terramind {
 
-struct ImageTokenizer::Impl {
-  explicit Impl(const TokenizerCard& c)
-      : card(c), net(c), fsq(c.fsq_levels), sampler(c.diffusion) {}
-  TokenizerCard card;
-  net::TokenizerNetwork net;
-  FsqQuantizer fsq;
-  net::DdimSampler sampler;
+struct ImageTokenizer::Impl : net::TokenizerParts {
+  using TokenizerParts::TokenizerParts;
   CheckpointReport report;
 };
 

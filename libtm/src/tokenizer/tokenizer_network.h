@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "ddim_sampler.h"
 #include "patched_unet.h"
 #include "tm/model.h"
 #include "vit_coder.h"
@@ -32,5 +33,16 @@ class TokenizerNetworkImpl : public torch::nn::Module {
   torch::nn::Conv2d post_quant_proj{nullptr};
 };
 TORCH_MODULE(TokenizerNetwork);
+
+// A tokenizer's network with its quantizer and noise schedule, as a card builds them: what
+// ImageTokenizer (inference) and TrainableTokenizer (training) hold.
+struct TokenizerParts {
+  explicit TokenizerParts(const TokenizerCard& c)
+      : card(c), net(c), fsq(c.fsq_levels), sampler(c.diffusion) {}
+  TokenizerCard card;
+  TokenizerNetwork net;
+  FsqQuantizer fsq;
+  DdimSampler sampler;
+};
 
 }  // namespace terramind::net
