@@ -19,13 +19,18 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
 const char* const kUsage =
-    "tm_train: pre-train (or continue pre-training) TerraMind on token shards\n\n"
-    "usage: tm_train terramind RUN.json [--resume] [--backend auto|gloo|nccl] [-q]\n\n"
-    "The run file (JSON; training/README.md) names the model card, the dataset (tm_shards\n"
-    "tokenize output), token budgets, optimiser, schedule, precision and checkpoint cadence.\n"
+    "tm_train: train TerraMind (or one of its tokenizers) from a run file\n\n"
+    "usage: tm_train terramind RUN.json [--resume] [--backend auto|gloo|nccl] [-q]\n"
+    "       tm_train tokenizer RUN.json [--resume] [--backend auto|gloo|nccl] [-q]\n\n"
+    "terramind: pre-train (or continue pre-training) on token shards. The run file (JSON;\n"
+    "training/README.md) names the model card, the dataset (tm_tokenize_shards output), token\n"
+    "budgets, optimiser, schedule, precision and checkpoint cadence.\n"
+    "tokenizer: train (or fine-tune) a DiVAE or VQVAE tokenizer on one modality's pixels of a tm\n"
+    "shards dataset; the run file names the tokenizer card instead of a model card.\n\n"
     "Checkpoints go to <output>/checkpoints/step-N/ (model.pt in the official key layout with a\n"
-    "card.json that tm_generate --model reads); metrics to <output>/metrics.jsonl, metrics.csv\n"
-    "and loss.png. --resume continues exactly from the latest checkpoint.\n\n"
+    "card.json that tm_generate --model, tm_tokenize and tm_tokenize_shards read); metrics to\n"
+    "<output>/metrics.jsonl, metrics.csv and loss.png. --resume continues exactly from the\n"
+    "latest checkpoint.\n\n"
     "Data-parallel runs: start one process per device with a launcher; rank, world size and\n"
     "master address come from its environment (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, SLURM_*,\n"
     "OMPI_*). Gloo on CPU, NCCL on CUDA (--backend auto). Each process reads its own part of the\n"
@@ -54,6 +59,33 @@ void print_report(const StepReport& r) {
        << "  " << std::fixed << std::setprecision(1) << r.samples_per_s << " samples/s  "
        << std::setprecision(0) << r.tokens_per_s << " tok/s  ETA " << duration(r.eta_s);
   std::cout << line.str() << std::endl;
+}
+
+TrainerCallbacks progress_callbacks(bool show) {
+  TrainerCallbacks callbacks;
+  if (show) {
+    callbacks.on_log = print_report;
+    callbacks.on_checkpoint = [](const std::string& folder) {
+      std::cout << "checkpoint " << folder << std::endl;
+    };
+  }
+  return callbacks;
+}
+
+int train_tokenizer(const std::string& run_file, const std::string& backend, bool resume,
+                    bool quiet) {
+  TokenizerRunConfig config = TokenizerRunConfig::from_file(run_file);
+  std::shared_ptr<ProcessGroup> group = process_group_from_environment(backend, config.device);
+  const bool show = group->rank() == 0 && !quiet;
+  TokenizerTrainer trainer(config, group, resume);
+  if (show)
+    std::cout << "tm_train: tokenizer " << config.card.name << " (" << config.card.modality << "), "
+              << group->world_size() << " process(es) (" << group->backend() << "), from step "
+              << trainer.step() << " to " << config.steps << "; output " << config.output
+              << std::endl;
+  trainer.run(progress_callbacks(show));
+  if (show) std::cout << "done: " << latest_checkpoint(config.output) << std::endl;
+  return 0;
 }
 
 }  // namespace
@@ -86,16 +118,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command.empty()) {
-    std::cerr << "tm_train: missing command (terramind)\n(tm_train --help for usage)\n";
+    std::cerr << "tm_train: missing command (terramind, tokenizer)\n(tm_train --help for usage)\n";
     return kExitUsage;
   }
-  if (command == "tokenizer") {
-    std::cerr << "tm_train: tokenizer training is not available yet; train TerraMind on "
-                 "shards tokenised with existing tokenizers (tm_tokenize_shards)\n";
-    return kExitUsage;
-  }
-  if (command != "terramind") {
-    std::cerr << "tm_train: unknown command '" << command << "' (terramind)\n";
+  if (command != "terramind" && command != "tokenizer") {
+    std::cerr << "tm_train: unknown command '" << command << "' (terramind, tokenizer)\n";
     return kExitUsage;
   }
   if (run_file.empty()) {
@@ -107,6 +134,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   try {
+    if (command == "tokenizer") return train_tokenizer(run_file, backend, resume, quiet);
     RunConfig config = RunConfig::from_file(run_file);
     std::shared_ptr<ProcessGroup> group = process_group_from_environment(backend, config.device);
     const bool rank0 = group->rank() == 0;
@@ -117,14 +145,7 @@ int main(int argc, char** argv) {
                 << group->world_size() << " process(es) (" << group->backend() << "), from step "
                 << trainer.step() << " to " << config.steps << "; output " << config.output
                 << std::endl;
-    TrainerCallbacks callbacks;
-    if (rank0 && !quiet) {
-      callbacks.on_log = print_report;
-      callbacks.on_checkpoint = [](const std::string& folder) {
-        std::cout << "checkpoint " << folder << std::endl;
-      };
-    }
-    trainer.run(callbacks);
+    trainer.run(progress_callbacks(rank0 && !quiet));
     if (rank0 && !quiet) std::cout << "done: " << latest_checkpoint(config.output) << std::endl;
     return 0;
   } catch (const TrainingError& e) {

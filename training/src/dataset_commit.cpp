@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <filesystem>
 #include <set>
 #include <stdexcept>
 
@@ -13,8 +14,12 @@
 namespace terramind::shards {
 
 void make_dirs(const std::string& path) {
-  if (VSIMkdirRecursive(path.c_str(), 0755) != 0 && !vsi_exists(path))
-    throw std::runtime_error(path + ": cannot create the folder");
+  if (vsi_exists(path) || VSIMkdirRecursive(path.c_str(), 0755) == 0 || vsi_exists(path)) return;
+  // GDAL's recursive mkdir gives up on a relative path ("tokens/"): local folders directly.
+  std::error_code ec;
+  if (path.rfind("/vsi", 0) != 0 && std::filesystem::create_directories(path, ec)) return;
+  throw std::runtime_error(path + ": cannot create the folder" +
+                           (ec ? " (" + ec.message() + ")" : std::string()));
 }
 
 std::string utc_now() {

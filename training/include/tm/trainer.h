@@ -46,9 +46,31 @@ struct MixtureSpec {  // alphas by model key; keys absent get 0
   double weight = 1;
 };
 
-struct RunConfig {
+// What every run file has: optimiser, schedule, batch, precision, device, output, checkpoints.
+struct TrainingSettings {
   std::string source;  // the run file's path (messages), empty when parsed from text
   std::string text;    // the run file as given (stored in every checkpoint)
+  // optimisation
+  double lr = 2e-4, min_lr = 1e-6, weight_decay = 0.05, beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double clip_grad = 1.0;  // 0: none
+  std::int64_t steps = 1000, warmup_steps = 100;
+  int batch_size = 8;  // per micro-batch
+  int accumulation = 1;
+  std::string precision = "fp32";  // fp32, bf16 (autocast), fp16 (autocast + loss scaling, GPU)
+  std::optional<double> ema;       // EMA decay of the weights (saved beside them)
+  std::string device = "cpu";      // cpu, cuda, cuda:N
+  std::uint64_t seed = 0;
+  // output
+  std::string output;  // run folder: checkpoints/, metrics.jsonl, metrics.csv, loss.png
+  std::int64_t checkpoint_every = 100;
+  int keep_checkpoints = 3;
+  std::int64_t log_every = 10;
+  // distributed: gradient buckets of about this many MiB, each all-reduced as soon as backward
+  // has produced all its gradients (DDP's default 25)
+  double bucket_mb = 25;
+};
+
+struct RunConfig : TrainingSettings {
   // model
   ModelCard card;
   std::string init = "random";  // "random" or a checkpoint (.pt / .safetensors) to continue
@@ -62,27 +84,9 @@ struct RunConfig {
   int input_tokens = 128, target_tokens = 128;
   std::string pixel_modality;  // for the "4m" mixture: the modality whose pixels are the input
   std::vector<MixtureSpec> mixture;  // empty: 4M's rgb2all + all2all
-  // optimisation
-  double lr = 2e-4, min_lr = 1e-6, weight_decay = 0.05, beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
-  double clip_grad = 1.0;  // 0: none
-  std::int64_t steps = 1000, warmup_steps = 100;
-  int batch_size = 8;  // per micro-batch
-  int accumulation = 1;
   LossReduction loss = LossReduction::kModality;
-  std::string precision = "fp32";  // fp32, bf16 (autocast), fp16 (autocast + loss scaling, GPU)
-  std::optional<double> ema;       // EMA decay of the weights (saved beside them)
-  std::string device = "cpu";      // cpu, cuda, cuda:N
-  std::uint64_t seed = 0;
-  // output
-  std::string output;  // run folder: checkpoints/, metrics.jsonl, metrics.csv, loss.png
-  std::int64_t checkpoint_every = 100;
-  int keep_checkpoints = 3;
-  std::int64_t log_every = 10;
   std::int64_t val_every = 0;  // 0: only at the end (when val_split is set)
   int val_batches = 4;
-  // distributed: gradient buckets of about this many MiB, each all-reduced as soon as backward
-  // has produced all its gradients (DDP's default 25)
-  double bucket_mb = 25;
 
   // Strict: unknown keys, wrong types and bad values throw TrainingError naming the key.
   static RunConfig from_json(const std::string& text, const std::string& what = "run file");
@@ -93,7 +97,7 @@ struct RunConfig {
 // then a cosine to min_lr at `steps`.
 double warmup_cosine(double lr, double min_lr, std::int64_t warmup, std::int64_t steps,
                      std::int64_t step);
-double learning_rate(const RunConfig& config, std::int64_t step);  // with the run's schedule
+double learning_rate(const TrainingSettings& config, std::int64_t step);  // the run's schedule
 
 // AdamW with decoupled weight decay, as torch.optim.AdamW; its state is plain tensors so that
 // checkpoints hold it by parameter name.
@@ -174,6 +178,43 @@ class Trainer {
   TrainableTerraMind& model();
   const RunConfig& config() const;
   std::string write_checkpoint();  // rank 0 writes; returns its folder
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// A tokenizer run (`tm_train tokenizer`): the first training stage, on the pixels of one
+// modality of a tm shards dataset. Defaults follow the reference's tokenizer training (AdamW
+// with warm-up, clipping, horizontal flips; β2 0.99).
+struct TokenizerRunConfig : TrainingSettings {
+  TokenizerCard card;
+  std::string init = "random";  // or a tokenizer checkpoint (.pt / .safetensors) to fine-tune
+  std::string shards;           // a tm shards dataset holding the card's modality
+  std::string split = "train";
+  int shuffle_buffer = 64;
+  bool flips = true;  // random horizontal flips
+
+  TokenizerRunConfig() {
+    lr = 1e-4;
+    beta2 = 0.99;
+  }
+  static TokenizerRunConfig from_json(const std::string& text,
+                                      const std::string& what = "run file");
+  static TokenizerRunConfig from_file(const std::string& path);
+};
+
+// Trains a tokenizer: per optimiser step world x accumulation micro-batches of batch_size
+// samples, DiVAE timesteps and noise drawn from (seed, step, data slot) so that resumed and
+// data-parallel runs draw what an uninterrupted single process does. Checkpoints as Trainer's,
+// with model.pt in the official tokenizer layout and a tokenizer card.json naming it.
+class TokenizerTrainer {
+ public:
+  TokenizerTrainer(TokenizerRunConfig config, std::shared_ptr<ProcessGroup> group, bool resume);
+  ~TokenizerTrainer();
+  void run(const TrainerCallbacks& callbacks = {}, std::optional<std::int64_t> max_steps = {});
+  std::int64_t step() const;
+  TrainableTokenizer& model();
 
  private:
   struct State;

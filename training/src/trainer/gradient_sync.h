@@ -27,8 +27,9 @@ class GradientSync {
   // Call before the backward of the step's last micro-batch: only that backward's hooks start
   // reductions (earlier micro-batches accumulate locally).
   void arm();
-  // After that backward (also when it was skipped): starts the buckets not started yet (parameters no batch reached get
-  // zero gradients), waits for every reduction and writes the sums into the parameters' .grad.
+  // After that backward (also when it was skipped): starts the buckets not started yet (parameters
+  // no batch reached get zero gradients), waits for every reduction and writes the sums into the
+  // parameters' .grad.
   void finish();
   std::size_t buckets() const { return buckets_.size(); }
   // Buckets started by hooks during the last armed backward (the overlapped ones).

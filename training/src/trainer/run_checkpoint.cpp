@@ -90,7 +90,8 @@ bool ends_with_safetensors(const std::string& path) {
   return path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
 }
 
-std::string save_checkpoint(const RunConfig& config, const CheckpointContents& c) {
+std::string save_checkpoint(const TrainingSettings& config, const std::string& card_json,
+                            const CheckpointContents& c) {
   const std::string dir = checkpoints_dir(config.output);
   const std::string name = folder_name(c.position.step);
   const std::string folder = dir + "/" + name;
@@ -102,9 +103,7 @@ std::string save_checkpoint(const RunConfig& config, const CheckpointContents& c
     throw TrainingError(staged + ": cannot create the checkpoint folder: " + ec.message());
   try {
     save_torch_checkpoint(staged + "/model.pt", c.model);
-    ModelCard card = config.card;
-    card.checkpoint = "model.pt";
-    write_text(staged + "/card.json", card.to_json());
+    write_text(staged + "/card.json", card_json);
     save_torch_checkpoint(staged + "/optimiser.pt", to_tensor_map(c.optimiser));
     if (!c.ema.empty()) save_torch_checkpoint(staged + "/ema.pt", ema_state(c.model, c.ema));
     json t;
@@ -150,7 +149,7 @@ std::string latest_checkpoint(const std::string& run_dir) {
   return names.empty() ? std::string() : dir + "/" + names.back();
 }
 
-RestoredRun restore_checkpoint(const std::string& folder, const RunConfig& config, int slots,
+RestoredRun restore_checkpoint(const std::string& folder, const TrainingSettings& config, int slots,
                                int world_size) {
   for (const char* f : {"model.pt", "optimiser.pt", "trainer.json"})
     if (!fs::exists(folder + "/" + f))

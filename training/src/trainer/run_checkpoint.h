@@ -38,8 +38,10 @@ struct CheckpointContents {
 };
 
 // Writes the folder for contents.position.step (staged and renamed), points `latest` at it and
-// removes all but the newest config.keep_checkpoints. Returns the folder.
-std::string save_checkpoint(const RunConfig& config, const CheckpointContents& contents);
+// removes all but the newest config.keep_checkpoints. `card_json` is the card naming model.pt
+// (a model or a tokenizer card). Returns the folder.
+std::string save_checkpoint(const TrainingSettings& config, const std::string& card_json,
+                            const CheckpointContents& contents);
 
 struct RestoredRun {
   TensorMap model;
@@ -50,7 +52,7 @@ struct RestoredRun {
 
 // Reads a checkpoint folder for resuming: TrainingError when it is incomplete, or was written
 // with another number of data slots (world size x accumulation: the data order would differ).
-RestoredRun restore_checkpoint(const std::string& folder, const RunConfig& config, int slots,
+RestoredRun restore_checkpoint(const std::string& folder, const TrainingSettings& config, int slots,
                                int world_size);
 
 // The dataset holds the requested splits, the pixel modalities and token arrays of the token

@@ -116,6 +116,60 @@ std::map<std::string, double> alphas(const json& j, const std::string& where,
   return out;
 }
 
+// The sections every run file shares (TrainingSettings); paths relative to `base`.
+void read_training_settings(Reader& top, TrainingSettings& c, const std::string& base,
+                            const std::string& what) {
+  if (const json* o = top.get("optimiser")) {
+    Reader r(*o, "optimiser", what);
+    r.number("lr", c.lr, 0, 10);
+    r.number("min_lr", c.min_lr, 0, 10);
+    r.number("weight_decay", c.weight_decay, 0, 10);
+    r.number("beta1", c.beta1, 0, 0.999999);
+    r.number("beta2", c.beta2, 0, 0.999999999);
+    r.number("eps", c.eps, 0, 1);
+    r.number("clip_grad", c.clip_grad, 0, 1e9);
+  }
+  if (const json* s = top.get("schedule")) {
+    Reader r(*s, "schedule", what);
+    r.number("steps", c.steps, 1, 1e15);
+    r.number("warmup_steps", c.warmup_steps, 0, 1e15);
+  }
+  if (const json* b = top.get("batch")) {
+    Reader r(*b, "batch", what);
+    r.number("size", c.batch_size, 1, 1 << 20);
+    r.number("accumulation", c.accumulation, 1, 1 << 16);
+  }
+  top.text("precision", c.precision, {"fp32", "bf16", "fp16"});
+  if (const json* e = top.get("ema")) {
+    if (!e->is_number() || !(e->get<double>() > 0 && e->get<double>() < 1))
+      top.fail("must be a decay in (0, 1), e.g. 0.9999", "ema");
+    c.ema = e->get<double>();
+  }
+  top.text("device", c.device);
+  top.number("seed", c.seed, 0, 9.007199254740992e15);
+  {
+    const json& out = top.require("output");
+    if (!out.is_string() || out.get<std::string>().empty())
+      top.fail("must be a folder name", "output");
+    c.output = resolve(base, out.get<std::string>());
+  }
+  if (const json* ck = top.get("checkpoints")) {
+    Reader r(*ck, "checkpoints", what);
+    r.number("every", c.checkpoint_every, 1, 1e15);
+    r.number("keep", c.keep_checkpoints, 1, 1 << 20);
+  }
+  if (const json* lg = top.get("log")) {
+    Reader r(*lg, "log", what);
+    r.number("every", c.log_every, 1, 1e15);
+  }
+  if (const json* d = top.get("distributed")) {
+    Reader r(*d, "distributed", what);
+    r.number("bucket_mb", c.bucket_mb, 0.001, 1 << 16);
+  }
+  if (c.warmup_steps > c.steps) top.fail("must not exceed schedule.steps", "schedule.warmup_steps");
+  if (c.min_lr > c.lr) top.fail("must not exceed optimiser.lr", "optimiser.min_lr");
+}
+
 }  // namespace
 
 RunConfig RunConfig::from_json(const std::string& text, const std::string& what) {
@@ -204,68 +258,69 @@ RunConfig RunConfig::from_json(const std::string& text, const std::string& what)
       }
     }
   }
-  if (const json* o = top.get("optimiser")) {
-    Reader r(*o, "optimiser", what);
-    r.number("lr", c.lr, 0, 10);
-    r.number("min_lr", c.min_lr, 0, 10);
-    r.number("weight_decay", c.weight_decay, 0, 10);
-    r.number("beta1", c.beta1, 0, 0.999999);
-    r.number("beta2", c.beta2, 0, 0.999999999);
-    r.number("eps", c.eps, 0, 1);
-    r.number("clip_grad", c.clip_grad, 0, 1e9);
-  }
-  if (const json* s = top.get("schedule")) {
-    Reader r(*s, "schedule", what);
-    r.number("steps", c.steps, 1, 1e15);
-    r.number("warmup_steps", c.warmup_steps, 0, 1e15);
-  }
-  if (const json* b = top.get("batch")) {
-    Reader r(*b, "batch", what);
-    r.number("size", c.batch_size, 1, 1 << 20);
-    r.number("accumulation", c.accumulation, 1, 1 << 16);
-  }
   std::string loss = "mod";
   top.text("loss", loss, {"mod", "token"});
   c.loss = loss_reduction_from_string(loss);
-  top.text("precision", c.precision, {"fp32", "bf16", "fp16"});
-  if (const json* e = top.get("ema")) {
-    if (!e->is_number() || !(e->get<double>() > 0 && e->get<double>() < 1))
-      top.fail("must be a decay in (0, 1), e.g. 0.9999", "ema");
-    c.ema = e->get<double>();
-  }
-  top.text("device", c.device);
-  top.number("seed", c.seed, 0, 9.007199254740992e15);
-  {
-    const json& out = top.require("output");
-    if (!out.is_string() || out.get<std::string>().empty())
-      top.fail("must be a folder name", "output");
-    c.output = resolve(base, out.get<std::string>());
-  }
-  if (const json* ck = top.get("checkpoints")) {
-    Reader r(*ck, "checkpoints", what);
-    r.number("every", c.checkpoint_every, 1, 1e15);
-    r.number("keep", c.keep_checkpoints, 1, 1 << 20);
-  }
-  if (const json* lg = top.get("log")) {
-    Reader r(*lg, "log", what);
-    r.number("every", c.log_every, 1, 1e15);
-  }
+  read_training_settings(top, c, base, what);
   if (const json* v = top.get("validation")) {
     Reader r(*v, "validation", what);
     r.number("every", c.val_every, 0, 1e15);
     r.number("batches", c.val_batches, 1, 1 << 20);
   }
-  if (const json* d = top.get("distributed")) {
-    Reader r(*d, "distributed", what);
-    r.number("bucket_mb", c.bucket_mb, 0.001, 1 << 16);
-  }
-  if (c.warmup_steps > c.steps) top.fail("must not exceed schedule.steps", "schedule.warmup_steps");
-  if (c.min_lr > c.lr) top.fail("must not exceed optimiser.lr", "optimiser.min_lr");
   return c;
 }
 
 RunConfig RunConfig::from_file(const std::string& path) {
   RunConfig c = from_json(read_text(path, "run file"), path);
+  c.source = path;
+  return c;
+}
+
+TokenizerRunConfig TokenizerRunConfig::from_json(const std::string& text, const std::string& what) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw TrainingError(what + ": not JSON: " + e.what());
+  }
+  TokenizerRunConfig c;
+  c.text = text;
+  const std::string base = what == "run file" ? "" : fs::path(what).parent_path().string();
+  Reader top(j, "", what);
+  {
+    Reader t(top.require("tokenizer"), "tokenizer", what);
+    const json& card = t.require("card");
+    try {
+      if (card.is_string())
+        c.card = TokenizerCard::from_file(resolve(base, card.get<std::string>()));
+      else if (card.is_object())
+        c.card = TokenizerCard::from_json(card.dump());
+      else
+        t.fail("must be a tokenizer card file name or an inline card object", "card");
+    } catch (const std::invalid_argument& e) {
+      throw TrainingError(what + ": tokenizer.card: " + e.what());
+    }
+    t.text("init", c.init);
+    if (c.init != "random") c.init = resolve(base, c.init);
+  }
+  {
+    Reader d(top.require("data"), "data", what);
+    const json& shards = d.require("shards");
+    if (!shards.is_string()) d.fail("must be a folder name", "shards");
+    c.shards = resolve(base, shards.get<std::string>());
+    d.text("split", c.split);
+    d.number("shuffle_buffer", c.shuffle_buffer, 0, 1 << 20);
+    d.flag("flips", c.flips);
+  }
+  read_training_settings(top, c, base, what);
+  if (c.precision == "fp16")
+    top.fail("fp16 is not offered for tokenizers (use bf16, as the reference does for LULC)",
+             "precision");
+  return c;
+}
+
+TokenizerRunConfig TokenizerRunConfig::from_file(const std::string& path) {
+  TokenizerRunConfig c = from_json(read_text(path, "run file"), path);
   c.source = path;
   return c;
 }
@@ -278,7 +333,7 @@ double warmup_cosine(double lr, double min_lr, std::int64_t warmup, std::int64_t
   return min_lr + 0.5 * (lr - min_lr) * (1 + std::cos(M_PI * progress));
 }
 
-double learning_rate(const RunConfig& c, std::int64_t step) {
+double learning_rate(const TrainingSettings& c, std::int64_t step) {
   return warmup_cosine(c.lr, c.min_lr, c.warmup_steps, c.steps, step);
 }
 

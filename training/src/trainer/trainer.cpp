@@ -17,6 +17,7 @@
 #include "tm/registry.h"
 #include "tm/trainer.h"
 #include "tm/training_metrics.h"
+#include "training_steps.h"
 
 namespace terramind::training {
 namespace fs = std::filesystem;
@@ -30,7 +31,7 @@ struct Trainer::State {
   std::unique_ptr<MaskedBatchMaker> batches;
   std::map<std::string, at::Tensor> ema;  // by parameter name
   std::vector<shards::ShardRef> shard_refs, val_refs;
-  std::vector<std::unique_ptr<shards::SampleStream>> streams;  // one per local data slot
+  std::unique_ptr<SlotStreams> streams;  // one per local data slot
   RunPosition position;
   double loss_scale = 65536.0;  // fp16 only
   int64_t good_fp16_steps = 0;
@@ -57,18 +58,6 @@ struct Trainer::State {
     return o;
   }
 
-  void open_streams(int epoch, int64_t skip) {
-    streams.clear();
-    for (int a = 0; a < config.accumulation; ++a) {
-      const int slot = group->rank() * config.accumulation + a;
-      streams.push_back(
-          std::make_unique<shards::SampleStream>(stream_options(shard_refs, slot, slots(), epoch)));
-      for (int64_t i = 0; i < skip; ++i)
-        if (!streams.back()->next())
-          throw TrainingError("resume: the data ended before the checkpoint's position");
-    }
-  }
-
   // Mean loss over up to val_batches batches of the validation split, the same masks every
   // time (epoch 0 seeds them), across all ranks.
   double validate() {
@@ -93,48 +82,9 @@ struct Trainer::State {
                           "' gives no full batch of " + std::to_string(config.batch_size));
     return t[0][0].item<double>() / n;
   }
-
-  // The next micro-batch of every local slot; a new epoch (for every rank at once) when any
-  // slot of any rank runs dry.
-  std::vector<shards::Batch> next_batches() {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      std::vector<shards::Batch> out;
-      bool all = true;
-      for (auto& s : streams) {
-        auto b = s->next();
-        if (!b) {
-          all = false;
-          break;
-        }
-        out.push_back(std::move(*b));
-      }
-      std::vector<at::Tensor> flag{torch::tensor({all ? 0.0f : 1.0f})};
-      group->all_reduce_sum(flag);
-      if (flag[0].item<float>() == 0) {
-        ++position.batches_in_epoch;
-        return out;
-      }
-      ++position.epoch;
-      position.batches_in_epoch = 0;
-      open_streams(position.epoch, 0);
-    }
-    throw TrainingError(config.shards + ": split '" + config.split + "' gives no full batch of " +
-                        std::to_string(config.batch_size) + " per data slot (" +
-                        std::to_string(slots()) + " slots): fewer samples than the global batch");
-  }
 };
 
 namespace {
-
-void check_device(const std::string& device) {
-  if (device == "cpu") return;
-  if (device.rfind("cuda", 0) != 0)
-    throw TrainingError("device '" + device + "': expected cpu, cuda or cuda:N");
-  if (!torch::cuda::is_available())
-    throw TrainingError(
-        "device " + device + " was asked for, but this LibTorch has no CUDA device (" +
-        std::string(torch::cuda::device_count() == 0 ? "a CPU build or no GPU" : "?") + ")");
-}
 
 // Parameters split for weight decay: matrices decay; biases, norm scales and embeddings of
 // modality/mask tokens do not (4M's rule: ndim <= 1 or an embedding token).
@@ -153,16 +103,6 @@ std::vector<AdamW::Group> optimiser_groups(const TrainableTerraMind& model, doub
   return {decay, none};
 }
 
-std::vector<shards::ShardRef> shards_of(const RunConfig& c, const std::string& split) {
-  try {
-    auto refs = shards::list_shards(c.shards, split);
-    if (refs.empty()) throw TrainingError(c.shards + ": no shards in split '" + split + "'");
-    return refs;
-  } catch (const shards::FormatError& e) {
-    throw TrainingError(e.what());
-  }
-}
-
 }  // namespace
 
 Trainer::Trainer(RunConfig config, std::shared_ptr<ProcessGroup> group, bool resume)
@@ -172,40 +112,24 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<ProcessGroup> group, bool res
   s.group = group ? std::move(group) : std::shared_ptr<ProcessGroup>(single_process());
   check_device(s.config.device);
   s.device = at::Device(s.config.device);
-  // Torch's default on these machines is one intra-op thread (build-environment.md §3.4): share
-  // the cores among this node's processes unless OMP_NUM_THREADS says otherwise.
-  if (!std::getenv("OMP_NUM_THREADS") && s.device.is_cpu()) {
-    int local = 1;
-    try {
-      local = std::max(1, launch_environment_from_process().local_world_size);
-    } catch (const std::invalid_argument&) {  // reported by the process group
-    }
-    at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local));
-  }
+  share_cores_among_local_ranks(s.device);
   if (s.config.precision == "fp16" && !s.device.is_cuda())
     throw TrainingError(
         "precision fp16 needs a CUDA device (loss scaling is for GPU half precision); "
         "on CPU use bf16 or fp32");
   s.batches = std::make_unique<MaskedBatchMaker>(s.config);
   check_dataset(s.config, s.batches->pixel_modalities(), s.batches->token_modalities());
-  s.shard_refs = shards_of(s.config, s.config.split);
-  if (!s.config.val_split.empty()) s.val_refs = shards_of(s.config, s.config.val_split);
+  s.shard_refs = shards_of(s.config.shards, s.config.split);
+  if (!s.config.val_split.empty()) s.val_refs = shards_of(s.config.shards, s.config.val_split);
 
-  const std::string latest = latest_checkpoint(s.config.output);
-  if (!latest.empty() && !resume)
-    throw TrainingError(s.config.output + ": holds checkpoints (latest " + latest +
-                        "); --resume continues the run, or choose another output folder");
-  if (resume && latest.empty())
-    throw TrainingError(s.config.output + ": --resume, but the folder holds no checkpoint");
+  const std::string latest = checkpoint_to_resume(s.config.output, resume);
 
   if (s.config.init == "random") {
     s.model = std::make_unique<TrainableTerraMind>(
         TrainableTerraMind::initialised(s.config.card, s.config.seed));
   } else {
     try {
-      const TensorMap weights = ends_with_safetensors(s.config.init)
-                                    ? load_safetensors(s.config.init)
-                                    : load_torch_checkpoint(s.config.init);
+      const TensorMap weights = read_weights(s.config.init);
       s.model = std::make_unique<TrainableTerraMind>(
           TrainableTerraMind::from_weights(s.config.card, weights));
     } catch (const CheckpointError& e) {
@@ -241,7 +165,11 @@ Trainer::Trainer(RunConfig config, std::shared_ptr<ProcessGroup> group, bool res
     for (auto& p : params) data.push_back(p.detach());
     s.group->broadcast(data, 0);
   }
-  s.open_streams(s.position.epoch, skip);
+  s.streams = std::make_unique<SlotStreams>(
+      *s.group, s.config.accumulation, [&s](int slot, int world_slots, int epoch) {
+        return s.stream_options(s.shard_refs, slot, world_slots, epoch);
+      });
+  s.streams->open(s.position.epoch, skip);
   if (s.rank0()) {
     fs::create_directories(s.config.output);
     s.metrics = std::make_unique<MetricsLog>(s.config.output + "/metrics.jsonl",
@@ -267,7 +195,9 @@ std::string Trainer::write_checkpoint() {
     c.loss_scale = s.loss_scale;
     c.world_size = s.group->world_size();
     c.slots = s.slots();
-    folder = save_checkpoint(s.config, c);
+    ModelCard card = s.config.card;
+    card.checkpoint = "model.pt";
+    folder = save_checkpoint(s.config, card.to_json(), c);
   }
   s.group->barrier();
   return folder;
@@ -295,7 +225,10 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
   auto window_start = started;
 
   while (s.position.step < last) {
-    const auto batches = s.next_batches();
+    const auto batches = s.streams->next(
+        s.position, c.shards + ": split '" + c.split + "' gives no full batch of " +
+                        std::to_string(c.batch_size) + " per data slot (" +
+                        std::to_string(s.slots()) + " slots): fewer samples than the global batch");
     double loss_sum = 0;
     std::map<std::string, double> mod_sum;
     std::vector<std::string> keys_seen;
@@ -313,21 +246,8 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
         std::swap(batch.decoder_order[i - 1], batch.decoder_order[order_rng.below(i)]);
       MaskedLoss out;
       {
-        if (autocast) {
-          if (s.device.is_cuda()) {
-            at::autocast::set_enabled(true);
-            at::autocast::set_autocast_gpu_dtype(autocast_dtype);
-          } else {
-            at::autocast::set_cpu_enabled(true);
-            at::autocast::set_autocast_cpu_dtype(autocast_dtype);
-          }
-        }
+        AutocastScope scope(autocast, s.device, autocast_dtype);
         out = s.model->loss(batch, c.loss);
-        if (autocast) {
-          at::autocast::set_enabled(false);
-          at::autocast::set_cpu_enabled(false);
-          at::autocast::clear_cache();
-        }
       }
       std::int64_t targets = 0;
       for (const auto& entry : out.targets) targets += entry.second;
@@ -361,45 +281,23 @@ void Trainer::run(const TrainerCallbacks& callbacks, std::optional<int64_t> max_
     // The mean over the micro-batches that had targets (all but rare ones with tiny budgets).
     const double loss = stats[0][0].item<double>() / std::max(1.0, stats[0][2].item<double>());
 
-    // Gradients: every parameter (zeros where a batch did not reach it, so ranks agree on the
-    // list), summed over ranks, divided by the world size (micro-batches were divided already).
-    std::vector<at::Tensor> grads;
-    for (auto& p : params) {
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      grads.push_back(p.grad());
-    }
-    if (!sync) s.group->all_reduce_sum(grads);  // a no-op for one process
-    const double unscale =
-        1.0 / (double(s.group->world_size()) * (c.precision == "fp16" ? s.loss_scale : 1.0));
-    double norm_sq = 0;
-    {
-      torch::NoGradGuard no_grad;
-      for (auto& g : grads) {
-        g.mul_(unscale);
-        norm_sq += g.to(torch::kFloat64).pow(2).sum().item<double>();
-      }
-    }
-    const double grad_norm = std::sqrt(norm_sq);
+    // Gradients: summed over ranks (during backward when several), divided by the world size
+    // (micro-batches were divided already) and by the fp16 loss scale.
+    const double grad_norm = reduce_gradients(
+        params, *s.group, sync != nullptr,
+        1.0 / (double(s.group->world_size()) * (c.precision == "fp16" ? s.loss_scale : 1.0)));
     if (c.precision == "fp16" && !std::isfinite(grad_norm)) {  // overflow: skip, lower the scale
       s.loss_scale /= 2;
       s.good_fp16_steps = 0;
       s.optimiser->zero_grad();
       continue;
     }
-    if (c.clip_grad > 0 && grad_norm > c.clip_grad) {
-      torch::NoGradGuard no_grad;
-      const double factor = c.clip_grad / (grad_norm + 1e-6);
-      for (auto& g : grads) g.mul_(factor);
-    }
+    clip_gradients(params, grad_norm, c.clip_grad);
     const double lr = learning_rate(c, s.position.step);
     s.optimiser->step(lr);
     s.optimiser->zero_grad();
     if (c.precision == "fp16" && ++s.good_fp16_steps % 2000 == 0) s.loss_scale *= 2;
-    if (c.ema) {
-      torch::NoGradGuard no_grad;
-      for (std::size_t i = 0; i < params.size(); ++i)
-        s.ema[names[i]].lerp_(params[i].detach(), 1 - *c.ema);
-    }
+    if (c.ema) update_ema(s.ema, params, names, *c.ema);
     ++s.position.step;
 
     window_loss += loss;
