@@ -250,11 +250,6 @@ void TokenizerTrainer::run(const TrainerCallbacks& callbacks,
                             {"lr", r.lr},
                             {"grad_norm", r.grad_norm},
                             {"samples_per_s", r.samples_per_s}}});
-        write_metrics_csv(s.metrics->rows(), c.output + "/metrics.csv");
-        PlotOptions plot;
-        plot.title = c.card.name;
-        plot.log_y = diffusion;
-        plot_metrics(s.metrics->rows(), c.output + "/loss.png", {"loss"}, plot);
       }
       if (callbacks.on_log) callbacks.on_log(r);
       window_loss = 0;
@@ -274,6 +269,13 @@ void TokenizerTrainer::run(const TrainerCallbacks& callbacks,
         TokenizerCard card = c.card;
         card.checkpoint = "model.pt";
         folder = save_checkpoint(c, card.to_json(), cc);
+        if (s.metrics) {  // the curves with each checkpoint, not at every logged step
+          write_metrics_csv(s.metrics->rows(), c.output + "/metrics.csv");
+          PlotOptions plot;
+          plot.title = c.card.name;
+          plot.log_y = diffusion;
+          plot_metrics(s.metrics->rows(), c.output + "/loss.png", {"loss"}, plot);
+        }
       }
       s.group->barrier();
       if (callbacks.on_checkpoint && !folder.empty()) callbacks.on_checkpoint(folder);
