@@ -104,7 +104,17 @@ TM_OFFLINE=1 expect 0 "" "$tm_models" fetch fixture -q  # all present: no networ
 
 # A damaged cached file: verify names it; fetch downloads it again.
 cached=$(find "$work/cache" -name model.pt | head -1)
-printf 'X' | dd of="$cached" bs=1 seek=100 conv=notrunc status=none
+# Flip one byte in place (python, not dd: the sanitizer run preloads ASan into every program,
+# and dd's page-aligned allocation aborts under it).
+python3 - "$cached" <<'PY' || fail "could not damage $cached"
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(100)
+    b = f.read(1)
+    f.seek(100)
+    f.write(bytes([b[0] ^ 0xFF]))
+PY
+cmp -s "$cached" "$served/model.pt" && fail "damaging $cached changed nothing"
 expect 1 "model.pt" "$tm_models" verify fixture
 expect 0 "" "$tm_models" fetch fixture -q
 expect 0 "" "$tm_models" verify fixture
