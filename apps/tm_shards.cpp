@@ -235,7 +235,9 @@ int main(int argc, char** argv) {
       "skip-invalid", po::bool_switch(&build.skip_invalid),
       "build: skip invalid samples (counted per reason) instead of refusing")(
       "allow-partial", po::bool_switch(&build.allow_partial),
-      "build: keep samples that lack some modality")("overwrite", po::bool_switch(&build.overwrite),
+      "build: keep samples that lack some modality")(
+      "derive-ndvi", po::bool_switch(&build.derive_ndvi),
+      "build: add NDVI = (B08 - B04) / (B08 + B04) to samples with S2L2A/S2L1C and no NDVI")("overwrite", po::bool_switch(&build.overwrite),
                                                      "build: replace a dataset in --out")(
       "quiet,q", po::bool_switch(&quiet), "build: no progress")("split", po::value(&split),
                                                                 "inspect: only this split")(

@@ -163,7 +163,10 @@ class TerraMindWindowModel : public WindowModel {
   torch::Tensor decode(const std::string& target, const torch::Tensor& tokens,
                        const InputBatch& batch, int64_t w0, int64_t count) const {
     const ImageTokenizer& tokenizer = tokenizers_.at(target);
-    if (!tokenizer.is_diffusion()) return tokenizer.decode(tokens).softmax(1);
+    if (!tokenizer.is_diffusion()) {  // ViT decoder: class logits, or standardised values
+      const torch::Tensor decoded = tokenizer.decode(tokens);
+      return tokenizer.card().class_input ? decoded.softmax(1) : tokenizer.destandardise(decoded);
+    }
     DecodeOptions options;
     options.steps = settings_.diffusion_steps;
     options.clamp = settings_.clamp;

@@ -59,6 +59,13 @@ struct LoadedSample {
 LoadedSample load_sample(const Candidate& candidate, const BuildOptions& options,
                          DatasetCache& cache);
 
+// Inserts `name` into a registry-ordered modality list (a derived modality, once).
+void add_derived_modality(std::vector<std::string>& modalities, const std::string& name);
+
+// Adds NDVI = (B08 - B04) / (B08 + B04) (float32, NaN where a band is nodata or the sum is 0)
+// computed from the sample's S2L2A, else S2L1C; false when it has NDVI already or neither.
+bool derive_ndvi(LoadedSample& loaded);
+
 // Per-modality, per-band statistics over valid values (not NaN, not the declared nodata).
 class StatisticsAccumulator {
  public:

@@ -80,6 +80,7 @@ BuildReport build_shards(const BuildOptions& options) {
   manifest.val_fraction = options.val_fraction;
   manifest.modalities = discovery.modalities;
   manifest.sources = discovery.sources;
+  if (options.derive_ndvi) add_derived_modality(manifest.modalities, "NDVI");
 
   std::map<std::string, SplitWriter> writers;
   auto finish_shard = [&](SplitWriter& w) {
@@ -107,6 +108,7 @@ BuildReport build_shards(const BuildOptions& options) {
       if (!options.skip_invalid) refusing = true;
     } else if (!refusing) {
       Sample& sample = loaded.sample;
+      if (options.derive_ndvi) derive_ndvi(loaded);
       const std::string split = split_for_key(sample.record.key, options.val_fraction);
       sample.record.split = split;
       std::vector<std::pair<std::string, std::vector<std::uint8_t>>> members;

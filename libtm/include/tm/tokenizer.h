@@ -69,7 +69,9 @@ class FsqQuantizer {
 // Facts: shared/spec/terramind-tokenizers.md. Every image tokenizer encodes a standardised image
 // [B, C, H, W] (H, W multiples of 16) into int32 FSQ tokens [B, H/16, W/16]. DiVAE tokenizers
 // (S2L2A, S1GRD, S1RTC, DEM, NDVI) decode tokens by DDIM sampling of a patched UNet; the VQVAE
-// tokenizer (LULC) decodes them with a ViT into class logits.
+// tokenizer (LULC) decodes them with a ViT into class logits. A VQVAE card with class_input false
+// (tm's own small tokenizers, e.g. the demo model's NDVI) decodes them with the ViT into the
+// standardised image directly: one pass, no sampling.
 
 // One DDIM step, reported to DecodeOptions::on_step.
 struct DiffusionStep {
@@ -137,7 +139,8 @@ class ImageTokenizer {
   Encoded encode_detailed(const at::Tensor& image) const;
 
   // Tokens [B, h, w] (or [B, h*w] for a square grid; any integer type) -> DiVAE: standardised
-  // image [B, C, 16h, 16w] (h, w even); VQVAE: class logits [B, C, 16h, 16w]. Options apply
+  // image [B, C, 16h, 16w] (h, w even); VQVAE: class logits [B, C, 16h, 16w] (class_input) or
+  // the standardised image (continuous modalities). Options apply
   // to DiVAE only. std::invalid_argument on token values outside the vocabulary.
   at::Tensor decode(const at::Tensor& tokens, const DecodeOptions& options = {}) const;
 

@@ -1,6 +1,7 @@
 // TrainableTokenizer: the tokenizer networks with their training objectives (DiVAE: clean-sample
-// MSE under the diffusion schedule; VQVAE: class cross-entropy), FSQ with a straight-through
-// gradient, and the state dict in the official key layout.
+// MSE under the diffusion schedule; VQVAE: class cross-entropy, or for continuous modalities the
+// MSE of the standardised values), FSQ with a straight-through gradient, and the state dict in
+// the official key layout.
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
@@ -108,9 +109,13 @@ TrainableTokenizer::Loss TrainableTokenizer::loss(const at::Tensor& images,
   Loss out;
   out.tokens = impl_->fsq.forward(latent.detach()).tokens;
   if (c.kind == TokenizerKind::kVQVAE) {
-    const at::Tensor target = classes.defined() ? classes : x.argmax(1);
-    out.loss =
-        torch::nn::functional::cross_entropy(impl_->net->decode_vit(codes).to(at::kFloat), target);
+    const at::Tensor decoded = impl_->net->decode_vit(codes).to(at::kFloat);
+    if (c.class_input) {
+      const at::Tensor target = classes.defined() ? classes : x.argmax(1);
+      out.loss = torch::nn::functional::cross_entropy(decoded, target);
+    } else {  // a continuous modality (NDVI, S1): the standardised values themselves
+      out.loss = torch::nn::functional::mse_loss(decoded, x);
+    }
     return out;
   }
   if (!timesteps.defined() || timesteps.dim() != 1 || timesteps.size(0) != B)

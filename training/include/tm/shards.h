@@ -341,6 +341,9 @@ struct BuildOptions {
   double max_nodata_fraction = 0.5;  // per modality; more is "too much nodata"
   bool skip_invalid = false;   // skip invalid samples (counted per reason) instead of refusing
   bool allow_partial = false;  // keep samples that miss some modality
+  // Add NDVI = (B08 - B04) / (B08 + B04) to samples that have S2L2A or S2L1C but no NDVI
+  // (NaN where either band is nodata or the sum is 0): labels for every Sentinel-2 input.
+  bool derive_ndvi = false;
   bool overwrite = false;      // replace an existing dataset in `out`
   // Called after each sample with (samples done, samples total).
   std::function<void(std::int64_t, std::int64_t)> progress;

@@ -1,0 +1,148 @@
+// tm/evaluation.h — measuring generations against the truth (public header of tm_evaluation).
+//
+// Two layers: image metrics on plain float arrays (no GDAL, no model: MAE, RMSE, PSNR, SSIM,
+// confusion matrices), and evaluate_generation(), which runs a model card over a folder of aligned
+// samples through the same tiling engine as tm_generate and scores every input -> target pair.
+// Definitions (as the README and the reports state them):
+//   MAE, RMSE  over the pixels where truth and generation are both valid, in physical units
+//   PSNR       20 log10(L / RMSE), L = the truth's dynamic range (max - min) of each band
+//   SSIM       Wang et al. 2004: Gaussian window 11 x 11, sigma 1.5, K1 0.01, K2 0.03, the same L,
+//              averaged over the windows lying fully inside the image with no invalid pixel
+// Multi-band images: the mean over bands. Class maps: pixel accuracy and mean IoU instead.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tm/settings.h"  // RuntimeSettings
+
+namespace terramind::eval {
+
+// One band or a stack of bands, [band][row][col]; NaN marks invalid pixels.
+struct Image {
+  int bands = 0;
+  int height = 0;
+  int width = 0;
+  std::vector<float> values;
+  float at(int b, int r, int c) const {
+    return values[(static_cast<std::size_t>(b) * height + r) * width + c];
+  }
+};
+
+struct ImageMetrics {
+  double mae = 0, rmse = 0, psnr = 0, ssim = 0;  // psnr: +inf for a perfect match
+  std::int64_t pixels = 0;                       // valid pixels per band (counted once)
+};
+
+struct SsimOptions {
+  int window = 11;
+  double sigma = 1.5;
+  double k1 = 0.01, k2 = 0.03;
+};
+
+// SSIM of one band (x: generation, y: truth) with data range `range`; NaN pixels excluded (windows
+// holding one are skipped). NaN when no window is fully valid. std::invalid_argument on sizes.
+double ssim(const float* x, const float* y, int height, int width, double range,
+            const SsimOptions& options = {});
+
+// All four metrics of `generated` against `truth` (same shape; std::invalid_argument otherwise,
+// or when no pixel is valid in both).
+ImageMetrics image_metrics(const Image& generated, const Image& truth,
+                           const SsimOptions& options = {});
+
+// Confusion counts of class maps; pixels whose truth is `ignore` are not counted.
+class ConfusionMatrix {
+ public:
+  explicit ConfusionMatrix(int classes);
+  void add(int truth, int predicted);  // std::out_of_range outside [0, classes)
+  void add(const Image& predicted, const Image& truth, int ignore);
+  int classes() const { return classes_; }
+  std::int64_t count(int truth, int predicted) const;
+  std::int64_t total() const { return total_; }
+  double accuracy() const;            // NaN when empty
+  double iou(int c) const;            // TP / (TP + FP + FN); NaN when the class never occurs
+  double mean_iou() const;            // over classes that occur in truth or prediction
+  double precision(int c) const;      // NaN when never predicted
+  double recall(int c) const;         // NaN when absent from the truth
+  double f1(int c) const;
+
+ private:
+  int classes_;
+  std::vector<std::int64_t> counts_;  // [truth][predicted]
+  std::int64_t total_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Generation quality over a folder of aligned samples.
+
+// One input -> target pair, e.g. {"S2L2A"} -> "NDVI".
+struct GenerationPair {
+  std::vector<std::string> inputs;
+  std::string target;
+  std::string label() const;  // "S2L2A->NDVI", "S2L2A+S1GRD->LULC"
+};
+// "S2L2A->NDVI" or "S2L2A+S1GRD->LULC" (registry names or aliases); std::invalid_argument.
+GenerationPair parse_pair(const std::string& text);
+
+// What makes the predictions: a model card, or a constant per band (the baseline).
+struct Predictor {
+  std::string label;                                 // shown in the tables
+  RuntimeSettings runtime;                           // used when `constants` is empty
+  std::map<std::string, std::vector<double>> constants;  // target -> per-band value (class map: the class)
+  bool is_constant() const { return !constants.empty(); }
+};
+
+struct GenerationEvalOptions {
+  std::string data;  // TerraMesh layout: <data>/<MODALITY>/<sample>.tif
+  std::vector<GenerationPair> pairs;
+  std::vector<std::string> samples;  // empty: every sample holding the pair's modalities
+  std::vector<Predictor> predictors;
+  int mc_samples = 1;        // generations averaged per sample (seeds seed, seed+1, ...)
+  std::string work_dir;      // generated rasters are written here (and kept, for quicklooks)
+  std::function<void(int done, int total)> progress;
+};
+
+struct SampleScore {
+  std::string sample, pair, predictor;
+  bool classes = false;
+  ImageMetrics metrics;         // continuous targets
+  double accuracy = 0, miou = 0;  // class targets
+  std::string generated;        // raster path (empty for constants)
+};
+
+struct PairSummary {
+  std::string pair, predictor, target;
+  bool classes = false;
+  int samples = 0;
+  ImageMetrics mean;  // mean over samples of the per-sample metrics
+  double accuracy = 0, miou = 0;  // pooled over all pixels of all samples
+};
+
+struct GenerationEvalReport {
+  std::vector<SampleScore> samples;
+  std::vector<PairSummary> summary;
+  std::vector<std::string> sample_ids;
+};
+
+// Runs every predictor on every sample of every pair. Throws std::invalid_argument naming the
+// problem: a folder with no sample for a pair, a truth raster misaligned with the inputs (size,
+// CRS or geotransform), a class raster with values outside the classes, a model that cannot
+// produce a target.
+GenerationEvalReport evaluate_generation(const GenerationEvalOptions& options);
+
+// Where a sample's modality lives: <data>/<MODALITY>/<sample>.tif ("" when absent).
+std::string sample_path(const std::string& data, const std::string& modality,
+                        const std::string& sample);
+
+// Writes report.json and report.html (self-contained: PNG quicklooks of input, generation and
+// truth of the first `quicklook_samples` samples embedded) into `folder`, atomically (temporary
+// names, renamed when complete). `title` and `note` head the page.
+void write_generation_report(const GenerationEvalReport& report,
+                             const GenerationEvalOptions& options, const std::string& folder,
+                             const std::string& title, const std::string& note,
+                             int quicklook_samples = 2);
+
+}  // namespace terramind::eval

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# tm_eval generation on the bundled TerraMesh samples with the fixture model and the per-band mean
+# baseline, and its bad inputs: each a clear message, exit 1 and no report.json.
+#   tm_eval_cli.sh APPS_DIR SOURCE_DIR SHARED_DIR
+set -uo pipefail
+apps=$1 src=$2 shared=$3
+data=$shared/data/terramesh_examples
+card=$src/sample_data/fixture_models/terramind_fixture.json
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect_error NAME MESSAGE_REGEX ARGS...: exit 1, the message, no report.
+expect_error() {
+  local name=$1 pattern=$2
+  shift 2
+  local out=$scratch/$name rc=0
+  "$apps/tm_eval" generation "$@" --out "$out" -q >"$scratch/$name.log" 2>&1 || rc=$?
+  if [ "$rc" != 1 ]; then fail "$name: exit $rc, expected 1"; cat "$scratch/$name.log"; fi
+  if ! grep -Eq "$pattern" "$scratch/$name.log"; then
+    fail "$name: no '$pattern' in:"
+    cat "$scratch/$name.log"
+  fi
+  if [ -e "$out/report.json" ] || [ -e "$out/report.html" ]; then fail "$name: a report was left"; fi
+}
+
+# A real run: shards of two samples for the baseline, the fixture model on LULC.
+"$apps/tm_shards" build "$data" --out "$scratch/shards" --val-fraction 0 -q ||
+  fail "tm_shards build"
+"$apps/tm_eval" generation --data "$data" --pair 'S2L2A->LULC' --model "fixture=$card" \
+  --baseline-mean "$scratch/shards" --out "$scratch/good" -q >"$scratch/good.log" 2>&1 ||
+  { fail "good run"; cat "$scratch/good.log"; }
+grep -q "S2L2A->LULC *fixture *5" "$scratch/good.log" || { fail "summary line"; cat "$scratch/good.log"; }
+python3 - "$scratch/good/report.json" <<'PY' || fail "report.json content"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["samples"]) == 5, r["samples"]
+rows = {(s["pair"], s["predictor"]): s for s in r["summary"]}
+fixture = rows[("S2L2A->LULC", "fixture")]
+mean = rows[("S2L2A->LULC", "per-band mean")]
+assert 0 <= fixture["accuracy"] <= 1 and 0 <= mean["miou"] <= 1, rows
+# The constant baseline predicts the most frequent class of the five samples (crops, 4: 87,238
+# pixels against 50,176 of snow): on the Danish sample that is 44,382 of 50,176 pixels, on the
+# Canadian one (all snow) none.
+per = {s["sample"]: s for s in r["per_sample"] if s["predictor"] == "per-band mean"}
+assert abs(per["637U_59R_1_3"]["accuracy"] - 44382 / 50176) < 1e-9, per
+assert per["609U_541L_3_0"]["accuracy"] == 0, per
+assert len(r["per_sample"]) == 10
+PY
+grep -q '<img alt="truth" src="data:image/png;base64,' "$scratch/good/report.html" ||
+  fail "report.html has no inlined quicklook"
+[ -f "$scratch/good/generated/fixture/S2L2A->LULC/637U_59R_1_3.tif" ] || fail "generated raster"
+
+# Bad inputs.
+mkdir -p "$scratch/misaligned/S2L2A" "$scratch/misaligned/LULC"
+ln -s "$data/S2L2A/282D_485L_3_3.tif" "$scratch/misaligned/S2L2A/a.tif"
+ln -s "$data/LULC/38D_378R_2_3.tif" "$scratch/misaligned/LULC/a.tif"
+expect_error misaligned "misaligned: .*differ in CRS or geotransform" --data "$scratch/misaligned" \
+  --pair 'S2L2A->LULC' --model "$card"
+mkdir -p "$scratch/labels/S2L2A" "$scratch/labels/LULC"
+ln -s "$data/S2L2A/282D_485L_3_3.tif" "$scratch/labels/S2L2A/a.tif"
+ln -s "$data/NDVI/282D_485L_3_3.tif" "$scratch/labels/LULC/a.tif"
+expect_error label_values "a.tif: value .* is not a LULC class" --data "$scratch/labels" \
+  --pair 'S2L2A->LULC' --model "$card"
+mkdir -p "$scratch/empty/LULC"
+expect_error no_sample "no sample holds both LULC and the inputs" --data "$scratch/empty" \
+  --pair 'S2L2A->LULC' --model "$card"
+expect_error cannot_generate "cannot generate NDVI" --data "$data" --pair 'S2L2A->NDVI' \
+  --model "$card"
+expect_error missing_input "sample nope has no LULC truth" --data "$data" --pair 'S2L2A->LULC' \
+  --model "$card" --sample nope
+rc=0
+"$apps/tm_eval" generation --data "$data" --pair 'S2L2A' --model "$card" --out "$scratch/x" \
+  >"$scratch/usage.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "INPUT->TARGET" "$scratch/usage.log" || fail "bad pair: exit $rc"
+rc=0
+"$apps/tm_eval" generation --data "$data" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "missing options: exit $rc, expected 2"
+
+[ "$failures" = 0 ] && echo "tm_eval_cli: all checks passed"
+exit $((failures > 0))
