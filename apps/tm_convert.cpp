@@ -139,8 +139,7 @@ int main(int argc, char** argv) {
       input = ModelCard::from_file(cached_card).checkpoint;
     }
     const TensorMap weights = with_storage_type(load_torch_checkpoint(input), dtype);
-    const SafetensorsMetadata metadata{{"format", "pt"},
-                                                      {"source", base_name(input)}};
+    const SafetensorsMetadata metadata{{"format", "pt"}, {"source", base_name(input)}};
     if (!card_path.empty() && is_tokenizer_card(card_path)) {
       TokenizerCard card = TokenizerCard::from_file(card_path);
       if (!name.empty()) card.name = name;

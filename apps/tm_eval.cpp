@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   RuntimeSettings runtime;
   runtime.temperature = 0.0;
   int mc = 1, quicklooks = 2;
-  bool quiet = false;
+  bool quiet = false, tokenizer_bound = false;
   po::options_description visible(kUsage);
   visible.add_options()("help,h", "show this help")("version", "print the tm version")(
       "data,d", po::value(&data), "folder of aligned samples: <MODALITY>/<id>.tif")(
@@ -110,8 +110,8 @@ int main(int argc, char** argv) {
       "baseline-mean", po::value(&baseline),
       "tm shards dataset whose train split gives the constant baseline")(
       "sample", po::value(&samples)->composing(), "evaluate only these sample ids (repeatable)")(
-      "out,o", po::value(&out), "report folder")(
-      "seed", po::value(&runtime.seed)->default_value(0), "generation seed")(
+      "out,o", po::value(&out), "report folder")("seed", po::value(&runtime.seed)->default_value(0),
+                                                 "generation seed")(
       "temperature", po::value(&runtime.temperature)->default_value(0.0),
       "token sampling temperature (0: greedy)")(
       "top-p", po::value(&runtime.top_p)->default_value(0.8), "nucleus sampling mass")(
@@ -120,6 +120,9 @@ int main(int argc, char** argv) {
       "mc", po::value(&mc)->default_value(1),
       "generations averaged per sample (seeds seed, seed+1, ...; class maps: the mode)")(
       "quicklooks", po::value(&quicklooks)->default_value(2), "samples shown as quicklooks")(
+      "tokenizer-bound", po::bool_switch(&tokenizer_bound),
+      "also score the truth encoded and decoded by each model's target tokenizer (the bound "
+      "its generations cannot beat), as '<label> tokenizer'")(
       "title", po::value(&title), "report title")("note", po::value(&note), "report note")(
       "quiet,q", po::bool_switch(&quiet), "no progress");
   po::options_description all;
@@ -163,6 +166,11 @@ int main(int argc, char** argv) {
       p.runtime.model = eq == std::string::npos ? m : m.substr(eq + 1);
       p.label = eq == std::string::npos ? m.substr(m.find_last_of('/') + 1) : m.substr(0, eq);
       options.predictors.push_back(p);
+      if (tokenizer_bound) {
+        p.label += " tokenizer";
+        p.tokenizer_bound = true;
+        options.predictors.push_back(p);
+      }
     }
     if (!baseline.empty()) {
       std::vector<std::string> targets;
@@ -182,7 +190,8 @@ int main(int argc, char** argv) {
     std::cout << std::left << std::setw(22) << "pair" << std::setw(26) << "model" << std::right
               << std::setw(4) << "n" << std::setw(10) << "MAE" << std::setw(10) << "RMSE"
               << std::setw(9) << "PSNR" << std::setw(8) << "SSIM" << std::setw(8) << "acc"
-              << std::setw(8) << "mIoU" << "\n";
+              << std::setw(8) << "mIoU"
+              << "\n";
     for (const auto& s : report.summary) {
       std::cout << std::left << std::setw(22) << s.pair << std::setw(26) << s.predictor
                 << std::right << std::setw(4) << s.samples;
@@ -191,10 +200,10 @@ int main(int argc, char** argv) {
                   << std::setw(8) << "-" << std::setw(8) << shown(s.accuracy, 3) << std::setw(8)
                   << shown(s.miou, 3) << "\n";
       else
-        std::cout << std::setw(10) << shown(s.mean.mae, 4) << std::setw(10)
-                  << shown(s.mean.rmse, 4) << std::setw(9) << shown(s.mean.psnr, 2)
-                  << std::setw(8) << shown(s.mean.ssim, 3) << std::setw(8) << "-" << std::setw(8)
-                  << "-" << "\n";
+        std::cout << std::setw(10) << shown(s.mean.mae, 4) << std::setw(10) << shown(s.mean.rmse, 4)
+                  << std::setw(9) << shown(s.mean.psnr, 2) << std::setw(8) << shown(s.mean.ssim, 3)
+                  << std::setw(8) << "-" << std::setw(8) << "-"
+                  << "\n";
     }
     std::cout << "wrote " << out << "/report.json and " << out << "/report.html\n";
   } catch (const std::exception& e) {

@@ -14,6 +14,7 @@
 #include "scene_batch.h"
 #include "tm/ascii_strings.h"
 #include "tm/model.h"
+#include "tm/model_cache.h"
 #include "tm/runtime.h"
 #include "tm/settings.h"
 #include "tm/tiling.h"
@@ -359,7 +360,8 @@ int main(int argc, char** argv) {
       "targets, comma-separated (default: every target of the model that is not an "
       "input)")("model,m", po::value(&settings.model),
                 "model card (.json naming checkpoint and tokenizers), or an official model name "
-                "(tm_models list: downloaded into the model cache on first use)")(
+                "(tm_models list: downloaded into the model cache on first use); default: the "
+                "built-in demo model (sample_data/demo_model, also --model demo)")(
       "out-dir,o", po::value(&out_dir)->default_value("."), "output folder");
   add_shared_options(options);
   options.add_options()("greedy", po::bool_switch(&greedy),
@@ -418,9 +420,20 @@ int main(int argc, char** argv) {
                  "for every target\n";
     return 2;
   }
-  if ((input_args.empty() && stac.empty()) || settings.model.empty()) {
-    std::cerr << "tm_generate: --input (or --stac) and --model are required (see --help)\n";
+  if (input_args.empty() && stac.empty()) {
+    std::cerr << "tm_generate: --input (or --stac) is required (see --help)\n";
     return 2;
+  }
+  if (settings.model.empty()) {  // the built-in demo; say so, it is not the official model
+    settings.model = default_model_card();
+    if (settings.model.empty()) {
+      std::cerr << "tm_generate: no --model given and the built-in demo model is not installed "
+                   "(sample_data/demo_model); pass --model terramind_v1_base or a card\n";
+      return 2;
+    }
+    std::cerr << "tm_generate: using the built-in demo model (" << settings.model
+              << "), trained by tm on a handful of samples; --model terramind_v1_base (or "
+                 "_tiny, _small, _large) runs the official TerraMind\n";
   }
   for (const auto& arg : input_args) {
     const auto eq = arg.find('=');

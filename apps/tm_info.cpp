@@ -163,6 +163,8 @@ int main(int argc, char** argv) {
   try {
     if (!model_path.empty()) {
       std::string official;  // an official name: its card, from the cache when downloaded
+      if (model_path == "demo" && access(model_path.c_str(), F_OK) != 0)
+        model_path = resolve_model_argument("demo", {});
       if (looks_like_model_name(model_path) && access(model_path.c_str(), F_OK) != 0) {
         ModelCache cache;
         const OfficialModel m = cache.model(model_path);

@@ -237,8 +237,8 @@ int main(int argc, char** argv) {
       "allow-partial", po::bool_switch(&build.allow_partial),
       "build: keep samples that lack some modality")(
       "derive-ndvi", po::bool_switch(&build.derive_ndvi),
-      "build: add NDVI = (B08 - B04) / (B08 + B04) to samples with S2L2A/S2L1C and no NDVI")("overwrite", po::bool_switch(&build.overwrite),
-                                                     "build: replace a dataset in --out")(
+      "build: add NDVI = (B08 - B04) / (B08 + B04) to samples with S2L2A/S2L1C and no NDVI")(
+      "overwrite", po::bool_switch(&build.overwrite), "build: replace a dataset in --out")(
       "quiet,q", po::bool_switch(&quiet), "build: no progress")("split", po::value(&split),
                                                                 "inspect: only this split")(
       "samples", po::value(&samples)->default_value(0),

@@ -44,11 +44,12 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 echo "== Building"
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 
-echo "== Main job: generate S1GRD and LULC for the bundled sample scene"
-# The fixture model (seeded random weights from ../shared/fixtures) exercises the whole pipeline;
-# pass an official card (libtm/data/cards) once its checkpoint is downloaded for real imagery.
-"$BUILD_DIR/apps/tm_info" "$BUILD_DIR/sample_data/s2l2a_sample.tif" --as S2L2A
-"$BUILD_DIR/apps/tm_generate" --input S2L2A="$BUILD_DIR/sample_data/s2l2a_sample.tif" \
-  --to S1GRD,LULC --model sample_data/fixture_models/terramind_fixture.json \
+echo "== Main job: NDVI, land cover and radar for a real Sentinel-2 scene, with the demo model"
+# sample_data/real: a 2.24 km crop of real Sentinel-2 L2A (Brazil); no --model: the built-in demo
+# model (sample_data/demo_model), trained by tm on a handful of samples. For the official TerraMind
+# pass --model terramind_v1_base (downloaded on first use; tm_models list).
+scene=sample_data/real/s2l2a_brazil_282D_485L_3_3.tif
+"$BUILD_DIR/apps/tm_info" "$scene" --as S2L2A
+"$BUILD_DIR/apps/tm_generate" --input S2L2A="$scene" --to NDVI,LULC,S1RTC --greedy --quicklook \
   --out-dir "$BUILD_DIR/sample_out" --overwrite
 echo "== Done. Tools are in $BUILD_DIR/apps; run the tests with: scripts/test.sh (or scripts/test.sh --quick for the suite alone)"

@@ -2,7 +2,7 @@
 # Every test of tm, as CI runs them: the suite on the Release build (scripts/setup.sh made it),
 # the same suite under AddressSanitizer + UndefinedBehaviorSanitizer with leak checks of the tools
 # (scripts/sanitizers.sh, its own build folder), and a short libFuzzer run of every parser of
-# untrusted input (fuzz/run.sh, TM_FUZZ_SECONDS per target, default 30).
+# untrusted input (fuzz/run.sh, TM_FUZZ_SECONDS per target, default 12).
 #
 #   scripts/test.sh            # all three (about 40 min on 2 cores from a cold ccache)
 #   scripts/test.sh --quick    # the suite only (ctest, about 2 min)
@@ -20,8 +20,8 @@ if [ "${1:-}" = "--quick" ]; then exit $status; fi
 stage "Sanitizers: the suite under ASan + UBSan, leak checks of the tools"
 scripts/sanitizers.sh || status=1
 
-stage "Fuzzing: ${TM_FUZZ_SECONDS:-30} s per parser"
-fuzz/run.sh "${TM_FUZZ_SECONDS:-30}" || status=1
+stage "Fuzzing: ${TM_FUZZ_SECONDS:-12} s per parser"
+fuzz/run.sh "${TM_FUZZ_SECONDS:-12}" || status=1
 
 stage "Done in $(($(date +%s) - start)) s: $([ $status -eq 0 ] && echo all passed || echo FAILURES above)"
 exit $status

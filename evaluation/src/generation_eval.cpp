@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "eval_internal.h"
 #include "tm/evaluation.h"
 #include "tm/registry.h"
 #include "tm/runtime.h"
@@ -89,9 +90,9 @@ Image combine(const std::vector<Image>& runs, bool classes, int class_count) {
       bool any = false;
       for (const auto& r : runs)
         if (!std::isnan(r.values[i])) ++votes[static_cast<std::size_t>(r.values[i])], any = true;
-      out.values[i] = any ? static_cast<float>(std::max_element(votes.begin(), votes.end()) -
-                                               votes.begin())
-                          : std::numeric_limits<float>::quiet_NaN();
+      out.values[i] =
+          any ? static_cast<float>(std::max_element(votes.begin(), votes.end()) - votes.begin())
+              : std::numeric_limits<float>::quiet_NaN();
     } else {
       double sum = 0;
       for (const auto& r : runs) sum += r.values[i];
@@ -152,8 +153,8 @@ GenerationEvalReport evaluate_generation(const GenerationEvalOptions& options) {
   std::set<std::string> all_ids;
   int total = 0;
   for (const auto& pair : options.pairs) {
-    std::vector<std::string> ids = options.samples.empty() ? sample_ids(options.data, pair)
-                                                           : options.samples;
+    std::vector<std::string> ids =
+        options.samples.empty() ? sample_ids(options.data, pair) : options.samples;
     for (const auto& id : ids) {
       if (sample_path(options.data, pair.target, id).empty())
         throw std::invalid_argument(options.data + ": sample " + id + " has no " + pair.target +
@@ -161,8 +162,7 @@ GenerationEvalReport evaluate_generation(const GenerationEvalOptions& options) {
                                     ".tif)");
       for (const auto& m : pair.inputs)
         if (sample_path(options.data, m, id).empty())
-          throw std::invalid_argument(options.data + ": sample " + id + " has no " + m +
-                                      " input");
+          throw std::invalid_argument(options.data + ": sample " + id + " has no " + m + " input");
     }
     if (ids.empty())
       throw std::invalid_argument(options.data + ": no sample holds both " + pair.target +
@@ -196,9 +196,8 @@ GenerationEvalReport evaluate_generation(const GenerationEvalOptions& options) {
         check_aligned(truth_path, input_paths);
         const Image truth = read_image(truth_path);
         if (truth.bands != target.channels())
-          throw std::invalid_argument(truth_path + ": " + std::to_string(truth.bands) +
-                                      " bands, " + pair.target + " has " +
-                                      std::to_string(target.channels()));
+          throw std::invalid_argument(truth_path + ": " + std::to_string(truth.bands) + " bands, " +
+                                      pair.target + " has " + std::to_string(target.channels()));
         if (classes)
           for (const float v : truth.values)
             if (!std::isnan(v) && (v < 0 || v >= class_count || v != std::floor(v)))
@@ -213,6 +212,10 @@ GenerationEvalReport evaluate_generation(const GenerationEvalOptions& options) {
         Image generated;
         if (predictor.is_constant()) {
           generated = constant_image(predictor.constants.at(pair.target), truth, classes);
+        } else if (predictor.tokenizer_bound) {
+          generated =
+              tokenizer_reconstruction(predictor.runtime.model, pair.target, truth,
+                                       predictor.runtime.diffusion_steps, predictor.runtime.seed);
         } else {
           auto& model = models[predictor.label + "|" + pair.target];
           if (!model) {

@@ -1,4 +1,6 @@
 // report.json and a self-contained report.html for evaluate_generation (tm/evaluation.h).
+#include <cpl_conv.h>
+#include <cpl_string.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -27,17 +29,11 @@ std::string fixed(double v, int digits) {
   return s.str();
 }
 
+// HTML text and attribute values: GDAL's XML escaping (& < > " ').
 std::string escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
+  char* escaped = CPLEscapeString(text.c_str(), -1, CPLES_XML);
+  std::string out(escaped);
+  CPLFree(escaped);
   return out;
 }
 
@@ -106,10 +102,12 @@ void write_generation_report(const GenerationEvalReport& report,
   j["definitions"] = {
       {"mae_rmse", "over pixels valid in truth and generation, physical units, mean over bands"},
       {"psnr", "20 log10(L / RMSE), L = the truth's max - min per band (1 when constant)"},
-      {"ssim", "Gaussian 11x11 window, sigma 1.5, K1 0.01, K2 0.03, data range L; windows fully "
-               "inside the image with no invalid pixel; mean over bands"},
-      {"classes", "pixel accuracy and mean IoU over classes present in truth or generation "
-                  "(class 0, no data, ignored), pooled over samples"},
+      {"ssim",
+       "Gaussian 11x11 window, sigma 1.5, K1 0.01, K2 0.03, data range L; windows fully "
+       "inside the image with no invalid pixel; mean over bands"},
+      {"classes",
+       "pixel accuracy and mean IoU over classes present in truth or generation "
+       "(class 0, no data, ignored), pooled over samples"},
       {"aggregate", "continuous: mean over samples of the per-sample metrics"}};
   json predictors = json::array();
   for (const auto& p : options.predictors) {
@@ -127,8 +125,8 @@ void write_generation_report(const GenerationEvalReport& report,
   }
   j["predictors"] = predictors;
   for (const auto& s : report.summary) {
-    json e{{"pair", s.pair}, {"predictor", s.predictor}, {"target", s.target},
-           {"samples", s.samples}};
+    json e{
+        {"pair", s.pair}, {"predictor", s.predictor}, {"target", s.target}, {"samples", s.samples}};
     if (s.classes) {
       e["accuracy"] = number(s.accuracy);
       e["miou"] = number(s.miou);
@@ -176,11 +174,11 @@ void write_generation_report(const GenerationEvalReport& report,
     html << "<tr><td>" << escape(s.pair) << "</td><td>" << escape(s.predictor) << "</td><td>"
          << s.samples << "</td>";
     if (s.classes)
-      html << "<td>-</td><td>-</td><td>-</td><td>-</td><td>" << fixed(s.accuracy, 3)
-           << "</td><td>" << fixed(s.miou, 3) << "</td>";
+      html << "<td>-</td><td>-</td><td>-</td><td>-</td><td>" << fixed(s.accuracy, 3) << "</td><td>"
+           << fixed(s.miou, 3) << "</td>";
     else
-      html << "<td>" << fixed(s.mean.mae, 4) << "</td><td>" << fixed(s.mean.rmse, 4)
-           << "</td><td>" << fixed(s.mean.psnr, 2) << "</td><td>" << fixed(s.mean.ssim, 3)
+      html << "<td>" << fixed(s.mean.mae, 4) << "</td><td>" << fixed(s.mean.rmse, 4) << "</td><td>"
+           << fixed(s.mean.psnr, 2) << "</td><td>" << fixed(s.mean.ssim, 3)
            << "</td><td>-</td><td>-</td>";
     html << "</tr>\n";
   }
@@ -194,8 +192,8 @@ void write_generation_report(const GenerationEvalReport& report,
     html << "<tr><td>" << escape(s.sample) << "</td><td>" << escape(s.pair) << "</td><td>"
          << escape(s.predictor) << "</td>";
     if (s.classes)
-      html << "<td>-</td><td>-</td><td>-</td><td>-</td><td>" << fixed(s.accuracy, 3)
-           << "</td><td>" << fixed(s.miou, 3) << "</td>";
+      html << "<td>-</td><td>-</td><td>-</td><td>-</td><td>" << fixed(s.accuracy, 3) << "</td><td>"
+           << fixed(s.miou, 3) << "</td>";
     else
       html << "<td>" << fixed(s.metrics.mae, 4) << "</td><td>" << fixed(s.metrics.rmse, 4)
            << "</td><td>" << fixed(s.metrics.psnr, 2) << "</td><td>" << fixed(s.metrics.ssim, 3)
@@ -219,8 +217,7 @@ void write_generation_report(const GenerationEvalReport& report,
       for (const auto& s : report.samples)
         if (s.sample == id && s.pair == pair.label() && !s.generated.empty())
           html << inline_quicklook(s.generated, pair.target,
-                                   stem + "_" + std::to_string(&s - report.samples.data()) +
-                                       ".png",
+                                   stem + "_" + std::to_string(&s - report.samples.data()) + ".png",
                                    s.predictor);
       html << inline_quicklook(truth, pair.target, stem + "_truth.png", "truth") << "</div>\n";
     }

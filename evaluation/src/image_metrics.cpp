@@ -16,7 +16,8 @@ std::vector<double> gaussian_kernel(int size, double sigma) {
   std::vector<double> k(static_cast<std::size_t>(size));
   const double centre = (size - 1) / 2.0;
   double sum = 0;
-  for (int i = 0; i < size; ++i) sum += k[i] = std::exp(-(i - centre) * (i - centre) / (2 * sigma * sigma));
+  for (int i = 0; i < size; ++i)
+    sum += k[i] = std::exp(-(i - centre) * (i - centre) / (2 * sigma * sigma));
   for (double& v : k) v /= sum;
   return k;
 }
@@ -26,7 +27,8 @@ std::vector<double> gaussian_kernel(int size, double sigma) {
 std::vector<double> filter_valid(const std::vector<double>& v, int h, int w,
                                  const std::vector<double>& k) {
   const int n = static_cast<int>(k.size()), oh = h - n + 1, ow = w - n + 1;
-  std::vector<double> rows(static_cast<std::size_t>(h) * ow), out(static_cast<std::size_t>(oh) * ow);
+  std::vector<double> rows(static_cast<std::size_t>(h) * ow),
+      out(static_cast<std::size_t>(oh) * ow);
   for (int r = 0; r < h; ++r)
     for (int c = 0; c < ow; ++c) {
       double s = 0;
@@ -142,7 +144,8 @@ ConfusionMatrix::ConfusionMatrix(int classes)
 
 void ConfusionMatrix::add(int truth, int predicted) {
   if (truth < 0 || truth >= classes_ || predicted < 0 || predicted >= classes_)
-    throw std::out_of_range("class " + std::to_string(truth < 0 || truth >= classes_ ? truth : predicted) +
+    throw std::out_of_range("class " +
+                            std::to_string(truth < 0 || truth >= classes_ ? truth : predicted) +
                             " outside [0, " + std::to_string(classes_) + ")");
   ++counts_[static_cast<std::size_t>(truth) * classes_ + predicted];
   ++total_;

@@ -613,8 +613,28 @@ std::string resolve_model_argument(const std::string& argument,
                                    const std::vector<std::string>& modalities) {
   std::error_code ec;
   if (fs::exists(argument, ec) || !looks_like_model_name(argument)) return argument;
+  if (argument == "demo") {
+    const std::string card = default_model_card();
+    if (card.empty())
+      throw ModelCacheError(ModelCacheError::Kind::kUnknownName,
+                            "the demo model is not installed (sample_data/demo_model)");
+    return card;
+  }
   ModelCache cache;
   return cache.resolve(argument, modalities);
+}
+
+std::string default_model_card() {
+  std::error_code ec;
+  if (!env("TM_DEFAULT_MODEL").empty()) return env("TM_DEFAULT_MODEL");
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed =
+        exe.parent_path().parent_path() / "share/tm/demo_model/tm_demo_v1.json";
+    if (fs::is_regular_file(installed, ec)) return installed.string();
+  }
+  const fs::path source = TM_SOURCE_DEMO_MODEL;
+  return fs::is_regular_file(source, ec) ? source.string() : "";
 }
 
 }  // namespace terramind

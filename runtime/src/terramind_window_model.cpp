@@ -225,6 +225,7 @@ std::string model_path(const RuntimeSettings& settings) {
   std::error_code ec;
   if (std::filesystem::exists(settings.model, ec) || !looks_like_model_name(settings.model))
     return settings.model;
+  if (settings.model == "demo") return resolve_model_argument("demo", {});  // the built-in one
   ModelCache cache;
   const ModelCard card = ModelCard::from_file(cache.model(settings.model).card);
   return cache.resolve(settings.model, tokenizers_needed(card, settings.targets));

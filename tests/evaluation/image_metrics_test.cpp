@@ -10,7 +10,9 @@ using namespace terramind::eval;
 
 namespace {
 
-Image image(int bands, int h, int w, std::vector<float> v) { return Image{bands, h, w, std::move(v)}; }
+Image image(int bands, int h, int w, std::vector<float> v) {
+  return Image{bands, h, w, std::move(v)};
+}
 
 Image filled(int h, int w, float value) {
   return Image{1, h, w, std::vector<float>(static_cast<std::size_t>(h) * w, value)};
@@ -37,9 +39,9 @@ TEST(image_metrics, invalid_pixels_are_left_out_and_bands_averaged) {
   const Image gen = image(2, 1, 3, {1, 7, 3, 5, 9, 5});
   const auto m = image_metrics(gen, truth);
   EXPECT_EQ(m.pixels, 2);
-  EXPECT_DOUBLE_EQ(m.mae, (2.0 + 0.0) / 2);                   // band means 2 and 0
-  EXPECT_DOUBLE_EQ(m.rmse, (std::sqrt(5.0) + 0.0) / 2);      // sqrt((1 + 9) / 2), 0
-  EXPECT_TRUE(std::isinf(m.psnr));                           // band 1 is exact
+  EXPECT_DOUBLE_EQ(m.mae, (2.0 + 0.0) / 2);              // band means 2 and 0
+  EXPECT_DOUBLE_EQ(m.rmse, (std::sqrt(5.0) + 0.0) / 2);  // sqrt((1 + 9) / 2), 0
+  EXPECT_TRUE(std::isinf(m.psnr));                       // band 1 is exact
   EXPECT_THROW(image_metrics(image(1, 1, 2, {kNaN, 1}), image(1, 1, 2, {1, kNaN})),
                std::invalid_argument);
   EXPECT_THROW(image_metrics(image(1, 1, 2, {0, 1}), image(1, 2, 1, {0, 1})),
@@ -81,8 +83,8 @@ TEST(image_metrics, ssim_of_the_shift_by_hand) {
   // One 11 x 11 window on an 11 x 11 image: constant truth 1, generation 3, L = 2 (passed).
   const Image y = filled(11, 11, 1), x = filled(11, 11, 3);
   const double c1 = (0.01 * 2) * (0.01 * 2);
-  EXPECT_NEAR(ssim(x.values.data(), y.values.data(), 11, 11, 2.0),
-              (2 * 3 * 1 + c1) / (9 + 1 + c1), 1e-12);
+  EXPECT_NEAR(ssim(x.values.data(), y.values.data(), 11, 11, 2.0), (2 * 3 * 1 + c1) / (9 + 1 + c1),
+              1e-12);
 }
 
 TEST(confusion_matrix, iou_precision_recall_with_ignored_labels) {
@@ -91,13 +93,13 @@ TEST(confusion_matrix, iou_precision_recall_with_ignored_labels) {
   m.add(image(1, 1, 5, {1, 2, 1, 2, 2}), image(1, 1, 5, {1, 1, 0, 2, 2}), /*ignore=*/0);
   EXPECT_EQ(m.total(), 4);
   EXPECT_DOUBLE_EQ(m.accuracy(), 0.75);
-  EXPECT_DOUBLE_EQ(m.iou(1), 0.5);          // 1 / (1 + 0 + 1)
-  EXPECT_DOUBLE_EQ(m.iou(2), 2.0 / 3.0);    // 2 / (2 + 1 + 0)
-  EXPECT_TRUE(std::isnan(m.iou(0)));        // never occurs
+  EXPECT_DOUBLE_EQ(m.iou(1), 0.5);        // 1 / (1 + 0 + 1)
+  EXPECT_DOUBLE_EQ(m.iou(2), 2.0 / 3.0);  // 2 / (2 + 1 + 0)
+  EXPECT_TRUE(std::isnan(m.iou(0)));      // never occurs
   EXPECT_DOUBLE_EQ(m.mean_iou(), (0.5 + 2.0 / 3.0) / 2);
   EXPECT_DOUBLE_EQ(m.precision(2), 2.0 / 3.0);
   EXPECT_DOUBLE_EQ(m.recall(1), 0.5);
-  EXPECT_DOUBLE_EQ(m.f1(1), 2.0 / 3.0);      // 2 / (2 + 0 + 1)
+  EXPECT_DOUBLE_EQ(m.f1(1), 2.0 / 3.0);  // 2 / (2 + 0 + 1)
   EXPECT_THROW(m.add(3, 0), std::out_of_range);
   EXPECT_TRUE(std::isnan(ConfusionMatrix(2).accuracy()));
 }

@@ -31,6 +31,8 @@ foreach(tool IN LISTS TOOLS)
 endforeach()
 foreach(rel share/tm/cards/terramind_v1_base.json
             share/tm/tokenizer_cards/terramind_v1_tokenizer_s2l2a.json
+            share/tm/demo_model/tm_demo_v1.json share/tm/demo_model/tm_demo_v1.safetensors
+            share/tm/demo_model/tokenizer_ndvi.json share/tm/demo_model/tokenizer_ndvi.safetensors
             lib/gdalplugins/gdal_TM.so lib/gdalplugins/libtm_runtime.so ${DOCS})
   if(NOT EXISTS "${PREFIX}/${rel}")
     fail("missing ${rel}")
@@ -71,6 +73,16 @@ execute_process(COMMAND ${PREFIX}/bin/tm_tokenize encode ${SCENE} --modality S2L
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT "${out}${err}" MATCHES "${PREFIX}/share/tm/tokenizer_cards/TerraMind_Tokenizer_S2L2A.pt")
   fail("installed tm_tokenize does not read the installed cards (${rc}):\n${out}${err}")
+endif()
+
+# The installed tm_generate runs the installed demo model when no --model is given.
+execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=TM_DEFAULT_MODEL
+                        ${PREFIX}/bin/tm_generate --input S2L2A=${SCENE} --to NDVI --greedy
+                        --out-dir ${PREFIX}/generated
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT "${out}${err}" MATCHES
+   "using the built-in demo model \\(${PREFIX}/share/tm/demo_model/tm_demo_v1.json\\)")
+  fail("installed tm_generate without --model (${rc}):\n${out}${err}")
 endif()
 
 if(failures)

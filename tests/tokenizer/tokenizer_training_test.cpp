@@ -94,6 +94,39 @@ TEST(tokenizer_training, vqvae_learns_class_maps_and_keeps_the_official_layout) 
   EXPECT_NO_THROW(TrainableTokenizer::from_weights(card, t.state_dict()));
 }
 
+// A VQVAE card with "class_input": false (tm's own tokenizers for NDVI, S1): the loss is the MSE
+// between the ViT decoder's output and the standardised input, exactly what the inference
+// tokenizer's decode(encode(x)) gives (the straight-through FSQ rounds the same way going forward).
+TEST(tokenizer_training, vqvae_for_continuous_values_is_the_mse_of_the_reconstruction) {
+  torch::manual_seed(0);
+  json j = fixture_card("tokenizer_lulc_fixture.json");
+  j.erase("checkpoint");
+  j["modality"] = "NDVI";
+  j["in_channels"] = 1;
+  j["class_input"] = false;
+  j["fsq_levels"] = {8, 8, 8, 6, 5};
+  j["image_size"] = 64;
+  j["encoder"]["dim"] = 32;
+  j["encoder"]["depth"] = 1;
+  j["decoder"]["dim"] = 32;
+  j["decoder"]["depth"] = 1;
+  const TokenizerCard card = TokenizerCard::from_json(j.dump());
+  TrainableTokenizer t = TrainableTokenizer::initialised(card, 7);
+  // Smooth fields: a ramp per sample with its own slope.
+  const at::Tensor ramp = torch::linspace(-1, 1, 64).view({1, 1, 1, 64});
+  const at::Tensor batch =
+      ramp * torch::linspace(0.5, 2, 8).view({8, 1, 1, 1}).expand({8, 1, 64, 64});
+  t.module().eval();
+  const ImageTokenizer inference = ImageTokenizer::load(card, t.state_dict());
+  const at::Tensor decoded = inference.decode(inference.encode(batch));
+  ASSERT_EQ(decoded.sizes(), batch.sizes());  // values, not class logits
+  EXPECT_NEAR(t.loss(batch).loss.item<double>(), torch::mse_loss(decoded, batch).item<double>(),
+              1e-5);
+  t.module().train();
+  const auto [first, last] = train(t, 40, 3e-3, [&](int) { return t.loss(batch).loss; });
+  EXPECT_LT(last, first / 3) << "first " << first << ", last " << last;
+}
+
 TEST(tokenizer_training, divae_denoising_loss_falls_with_per_sample_timesteps) {
   torch::manual_seed(0);
   const TokenizerCard card = small_s1grd_card();

@@ -62,11 +62,11 @@ class ConfusionMatrix {
   int classes() const { return classes_; }
   std::int64_t count(int truth, int predicted) const;
   std::int64_t total() const { return total_; }
-  double accuracy() const;            // NaN when empty
-  double iou(int c) const;            // TP / (TP + FP + FN); NaN when the class never occurs
-  double mean_iou() const;            // over classes that occur in truth or prediction
-  double precision(int c) const;      // NaN when never predicted
-  double recall(int c) const;         // NaN when absent from the truth
+  double accuracy() const;        // NaN when empty
+  double iou(int c) const;        // TP / (TP + FP + FN); NaN when the class never occurs
+  double mean_iou() const;        // over classes that occur in truth or prediction
+  double precision(int c) const;  // NaN when never predicted
+  double recall(int c) const;     // NaN when absent from the truth
   double f1(int c) const;
 
  private:
@@ -89,9 +89,13 @@ GenerationPair parse_pair(const std::string& text);
 
 // What makes the predictions: a model card, or a constant per band (the baseline).
 struct Predictor {
-  std::string label;                                 // shown in the tables
-  RuntimeSettings runtime;                           // used when `constants` is empty
-  std::map<std::string, std::vector<double>> constants;  // target -> per-band value (class map: the class)
+  std::string label;        // shown in the tables
+  RuntimeSettings runtime;  // used when `constants` is empty
+  std::map<std::string, std::vector<double>>
+      constants;  // target -> per-band value (class map: the class)
+  // The truth through the model's tokenizer of the target (encode, decode): the bound any
+  // generation through that tokenizer is limited by.
+  bool tokenizer_bound = false;
   bool is_constant() const { return !constants.empty(); }
 };
 
@@ -100,24 +104,24 @@ struct GenerationEvalOptions {
   std::vector<GenerationPair> pairs;
   std::vector<std::string> samples;  // empty: every sample holding the pair's modalities
   std::vector<Predictor> predictors;
-  int mc_samples = 1;        // generations averaged per sample (seeds seed, seed+1, ...)
-  std::string work_dir;      // generated rasters are written here (and kept, for quicklooks)
+  int mc_samples = 1;    // generations averaged per sample (seeds seed, seed+1, ...)
+  std::string work_dir;  // generated rasters are written here (and kept, for quicklooks)
   std::function<void(int done, int total)> progress;
 };
 
 struct SampleScore {
   std::string sample, pair, predictor;
   bool classes = false;
-  ImageMetrics metrics;         // continuous targets
+  ImageMetrics metrics;           // continuous targets
   double accuracy = 0, miou = 0;  // class targets
-  std::string generated;        // raster path (empty for constants)
+  std::string generated;          // raster path (empty for constants)
 };
 
 struct PairSummary {
   std::string pair, predictor, target;
   bool classes = false;
   int samples = 0;
-  ImageMetrics mean;  // mean over samples of the per-sample metrics
+  ImageMetrics mean;              // mean over samples of the per-sample metrics
   double accuracy = 0, miou = 0;  // pooled over all pixels of all samples
 };
 

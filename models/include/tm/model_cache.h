@@ -139,4 +139,10 @@ bool looks_like_model_name(const std::string& argument);
 std::string resolve_model_argument(const std::string& argument,
                                    const std::vector<std::string>& modalities);
 
+// The built-in default model, a demo trained by tm itself on a handful of real samples
+// (sample_data/demo_model/README.md): $TM_DEFAULT_MODEL when set, else the installed
+// <prefix>/share/tm/demo_model/tm_demo_v1.json, else the source tree's. "" when there is none.
+// --model demo names it too.
+std::string default_model_card();
+
 }  // namespace terramind

@@ -21,7 +21,8 @@ OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 
 # The data manifest (data_manifest.md): TerraMesh samples for training and held out for the
 # evidence (tm_eval generation), and the T29RKH tile for NDVI.
-TRAIN=(282D_485L_3_3 433D_629L_3_1 609U_541L_3_0)
+TRAIN=(433D_629L_3_1 609U_541L_3_0 637U_59R_1_3)
+HELDOUT=(282D_485L_3_3 38D_378R_2_3)
 TILE=$DATA/s2l2a_tile_T29RKH/S2L2A_T29RKH_20200219_100m_12band.tif
 TERRAMESH=$DATA/terramesh_examples
 
@@ -31,19 +32,27 @@ cp "$HERE"/*.json "$WORK/"
 cd "$WORK"
 
 step "Staging the training samples (links)"
+# NDVI has labels wherever there is Sentinel-2: the T29RKH tile (desert, 100 m), the training
+# TerraMesh samples (each linked 8 times: oversampled against the tile's 121 chips) and the two
+# Sen1Floods11 S2 chips (Spain, USA; Level-1C, so they train the NDVI tokenizer only: TerraMind's
+# S2L2A input skips samples without S2L2A).
 rm -rf stage
-mkdir -p stage/ndvi/S2L2A stage/terramesh/S2L2A stage/terramesh/LULC stage/terramesh/S1RTC
+mkdir -p stage/ndvi/S2L2A stage/ndvi/S2L1C stage/terramesh/S2L2A stage/terramesh/LULC \
+  stage/terramesh/S1RTC
 ln -s "$TILE" stage/ndvi/S2L2A/T29RKH_20200219.tif
+for chip in Spain_7370579 USA_430764; do
+  ln -s "$DATA/sen1floods11/S2Hand/${chip}_S2Hand.tif" "stage/ndvi/S2L1C/$chip.tif"
+done
 for id in "${TRAIN[@]}"; do
-  ln -s "$TERRAMESH/S2L2A/$id.tif" "stage/ndvi/S2L2A/$id.tif"
+  for k in 1 2 3 4 5 6 7 8; do ln -s "$TERRAMESH/S2L2A/$id.tif" "stage/ndvi/S2L2A/${id}_copy$k.tif"; done
   for m in S2L2A LULC S1RTC; do ln -s "$TERRAMESH/$m/$id.tif" "stage/terramesh/$m/$id.tif"; done
 done
 
 step "Shards"
 # NDVI is derived from B04/B08 everywhere (TerraMesh's own NDVI files agree to 2.5e-4).
 [ -f shards/ndvi/manifest.json ] ||
-  "$APPS/tm_shards" build stage/ndvi --chip 224 --stride 112 --derive-ndvi --val-fraction 0 \
-    --out shards/ndvi
+  "$APPS/tm_shards" build stage/ndvi --chip 224 --stride 96 --derive-ndvi --allow-partial \
+    --val-fraction 0 --out shards/ndvi
 [ -f shards/terramesh/manifest.json ] ||
   "$APPS/tm_shards" build stage/terramesh --derive-ndvi --val-fraction 0 --out shards/terramesh
 
@@ -95,4 +104,43 @@ sed -e 's#"checkpoint_prefix": ""#"checkpoint_prefix": "",\n  "tokenizers": {"ND
 "$APPS/tm_convert" runs/terramind_b/final/model.pt --card release_card.json --dtype f16 \
   --out "$OUT/tm_demo_v1.safetensors" --overwrite
 du -ch "$OUT"/*.safetensors | tail -1
+
+step "Evidence: the held-out samples, the demo against three baselines"
+# Baselines: the same architecture and tokenizers with TerraMind's weights at their seeded random
+# initialisation (a 1-step run at learning rate 0), the random-weight fixture model (it has LULC
+# only) and the constant per-band mean of the training samples.
+train terramind run_random_init.json
+sed -e 's#"checkpoint_prefix": ""#"checkpoint_prefix": "",\n  "checkpoint": "runs/random_init/final/model.pt",\n  "tokenizers": {"NDVI": "'"$OUT"'/tokenizer_ndvi.json", "LULC": "'"$OUT"'/tokenizer_lulc.json", "S1RTC": "'"$OUT"'/tokenizer_s1rtc.json"}#' \
+  terramind_demo.json >random_init_card.json
+rm -rf heldout
+for m in S2L2A NDVI LULC S1RTC; do
+  mkdir -p "heldout/$m"
+  for id in "${HELDOUT[@]}"; do ln -s "$TERRAMESH/$m/$id.tif" "heldout/$m/$id.tif"; done
+done
+note="Smoke figures on two held-out TerraMesh samples, not a benchmark. Greedy decoding, seed 0."
+"$APPS/tm_eval" generation --data heldout --pair 'S2L2A->NDVI' --pair 'S2L2A->LULC' \
+  --pair 'S2L2A->S1RTC' --model "demo=$OUT/tm_demo_v1.json" --model random-init=random_init_card.json \
+  --baseline-mean shards/terramesh --out eval/demo --title "tm_demo_v1 on held-out samples" \
+  --note "$note" -q
+"$APPS/tm_eval" generation --data heldout --pair 'S2L2A->LULC' \
+  --model "fixture=$ROOT/sample_data/fixture_models/terramind_fixture.json" --out eval/fixture \
+  --title "Random-weight fixture model on held-out samples" --note "$note" -q
+mkdir -p "$OUT/evidence"
+cp eval/demo/report.json "$OUT/evidence/report_demo.json"
+cp eval/fixture/report.json "$OUT/evidence/report_fixture.json"
+# Quicklooks for the README: input, demo generation and truth of each held-out sample and target.
+for id in "${HELDOUT[@]}"; do
+  for t in NDVI LULC S1RTC; do
+    for f in eval/demo/generated/quicklooks/"${id}_${t}"_*.png; do
+      case $f in
+        *_input.png) [ "$t" = NDVI ] && cp "$f" "$OUT/evidence/${id}_S2L2A.png" ;;
+        *_truth.png) cp "$f" "$OUT/evidence/${id}_${t}_truth.png" ;;
+      esac
+    done
+    "$APPS/tm_generate" --input "S2L2A=$TERRAMESH/S2L2A/$id.tif" --to "$t" \
+      --model "$OUT/tm_demo_v1.json" --greedy --out-dir "eval/quicklook_$id" --overwrite \
+      --quicklook >/dev/null
+  done
+  cp eval/quicklook_"$id"/*.png "$OUT/evidence/" 2>/dev/null || true
+done
 step "Done: $OUT/tm_demo_v1.json"
