@@ -20,7 +20,8 @@ constexpr int kExitUsage = 2;
 const char* const kUsage =
     "tm_eval: measure a model on your own data\n\n"
     "usage: tm_eval generation --data FOLDER --pair INPUT->TARGET... --model [LABEL=]CARD...\n"
-    "                          [--baseline-mean SHARDS] --out DIR [options]\n\n"
+    "                          [--baseline-mean SHARDS] --out DIR [options]\n"
+    "       tm_eval water --input MODALITY=DIR... --labels DIR --model CARD --out DIR\n\n"
     "generation: for every sample of FOLDER (TerraMesh layout, FOLDER/<MODALITY>/<id>.tif,\n"
     "aligned across modalities) and every pair, generates the target from the inputs with each\n"
     "--model (the tiling engine of tm_generate) and scores it against the truth: MAE, RMSE,\n"
@@ -30,6 +31,12 @@ const char* const kUsage =
     "(tables, quicklooks of input, generations and truth); the generated rasters are kept in\n"
     "DIR/generated/. PSNR uses the truth's per-band range (max - min); SSIM a Gaussian 11x11\n"
     "window (sigma 1.5, K1 0.01, K2 0.03). Sampling defaults to greedy (--temperature 0).\n\n"
+    "water: zero-shot water mapping. Generates LULC for every chip of the --input folders\n"
+    "(Sen1Floods11 layout: S1Hand/<chip>_S1Hand.tif pairs with LabelHand/<chip>_LabelHand.tif)\n"
+    "and scores its water class (--water-class, default 1) against the labels (1 water, 0 not\n"
+    "water, -1 ignored): IoU, precision, recall, F1 per chip and pooled. Chips without a valid\n"
+    "label or input are reported and left out of the averages. Writes DIR/water.json and\n"
+    "DIR/water.html.\n\n"
     "options";
 
 int usage_error(const std::string& message) {
@@ -96,7 +103,9 @@ std::string shown(double v, int digits) {
 
 int main(int argc, char** argv) {
   std::string command, data, out, baseline, title = "tm_eval generation", note;
-  std::vector<std::string> pairs, models, samples;
+  std::vector<std::string> pairs, models, samples, water_inputs;
+  std::string labels;
+  int water_class = 1;
   RuntimeSettings runtime;
   runtime.temperature = 0.0;
   int mc = 1, quicklooks = 2;
@@ -110,8 +119,11 @@ int main(int argc, char** argv) {
       "baseline-mean", po::value(&baseline),
       "tm shards dataset whose train split gives the constant baseline")(
       "sample", po::value(&samples)->composing(), "evaluate only these sample ids (repeatable)")(
-      "out,o", po::value(&out), "report folder")("seed", po::value(&runtime.seed)->default_value(0),
-                                                 "generation seed")(
+      "out,o", po::value(&out), "report folder")("input,i", po::value(&water_inputs)->composing(),
+                                                 "water: MODALITY=FOLDER (repeatable)")(
+      "labels", po::value(&labels), "water: folder of label rasters (1, 0, -1)")(
+      "water-class", po::value(&water_class)->default_value(1), "water: the LULC water class")(
+      "seed", po::value(&runtime.seed)->default_value(0), "generation seed")(
       "temperature", po::value(&runtime.temperature)->default_value(0.0),
       "token sampling temperature (0: greedy)")(
       "top-p", po::value(&runtime.top_p)->default_value(0.8), "nucleus sampling mass")(
@@ -144,9 +156,50 @@ int main(int argc, char** argv) {
     std::cout << "tm_eval " << tm_version() << "\n";
     return 0;
   }
+  if (command == "water") {
+    if (water_inputs.empty()) return usage_error("water needs --input MODALITY=FOLDER");
+    if (labels.empty()) return usage_error("water needs --labels FOLDER");
+    if (models.size() != 1) return usage_error("water needs exactly one --model");
+    if (out.empty()) return usage_error("water needs --out DIR");
+    try {
+      eval::WaterEvalOptions options;
+      for (const auto& spec : water_inputs) {
+        const auto eq = spec.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+          return usage_error("--input takes MODALITY=FOLDER, not '" + spec + "'");
+        options.inputs[spec.substr(0, eq)] = spec.substr(eq + 1);
+      }
+      options.labels = labels;
+      options.runtime = runtime;
+      options.runtime.model = models.front().substr(models.front().find('=') + 1);
+      options.water_class = water_class;
+      options.work_dir = out + "/generated";
+      if (!quiet)
+        options.progress = [](int done, int total) {
+          std::cerr << "\r[" << done << "/" << total << "] chips" << std::flush;
+          if (done == total) std::cerr << "\n";
+        };
+      const auto report = eval::evaluate_water(options);
+      eval::write_water_report(report, options, out,
+                               title == "tm_eval generation" ? "tm_eval water" : title, note);
+      for (const auto& c : report.chips)
+        std::cout << std::left << std::setw(20) << c.key << std::setw(16) << c.status << std::right
+                  << " IoU " << shown(c.iou, 3) << "  precision " << shown(c.precision, 3)
+                  << "  recall " << shown(c.recall, 3) << "  F1 " << shown(c.f1, 3) << "\n";
+      std::cout << "overall (" << report.scored << " chips): IoU " << shown(report.iou, 3)
+                << "  precision " << shown(report.precision, 3) << "  recall "
+                << shown(report.recall, 3) << "  F1 " << shown(report.f1, 3) << "  mean chip IoU "
+                << shown(report.mean_chip_iou, 3) << "\nwrote " << out << "/water.json and " << out
+                << "/water.html\n";
+    } catch (const std::exception& e) {
+      std::cerr << "tm_eval: " << e.what() << "\n";
+      return kExitFailure;
+    }
+    return 0;
+  }
   if (command != "generation")
-    return usage_error(command.empty() ? "no command given (generation)"
-                                       : "unknown command '" + command + "' (generation)");
+    return usage_error(command.empty() ? "no command given (generation, water)"
+                                       : "unknown command '" + command + "' (generation, water)");
   if (data.empty()) return usage_error("generation needs --data FOLDER");
   if (pairs.empty()) return usage_error("generation needs at least one --pair INPUT->TARGET");
   if (models.empty() && baseline.empty())

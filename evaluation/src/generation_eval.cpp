@@ -25,19 +25,6 @@ bool is_file(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-// The whole raster as an Image; nodata and NaN become NaN.
-Image read_image(const std::string& path) {
-  const SceneReader reader = SceneReader::open(path);
-  const RasterInfo& info = reader.info();
-  WindowData data = reader.read({0, 0, info.width, info.height});
-  Image image{data.bands, data.height, data.width, std::move(data.values)};
-  const std::size_t plane = static_cast<std::size_t>(image.height) * image.width;
-  for (int b = 0; b < image.bands; ++b)
-    for (std::size_t i = 0; i < plane; ++i)
-      if (!data.valid[i]) image.values[b * plane + i] = std::numeric_limits<float>::quiet_NaN();
-  return image;
-}
-
 std::vector<std::string> sample_ids(const std::string& data, const GenerationPair& pair) {
   std::vector<std::string> ids;
   const fs::path folder = fs::path(data) / pair.target;
@@ -52,22 +39,6 @@ std::vector<std::string> sample_ids(const std::string& data, const GenerationPai
   }
   std::sort(ids.begin(), ids.end());
   return ids;
-}
-
-void check_aligned(const std::string& truth, const std::vector<std::string>& inputs) {
-  const RasterInfo t = inspect_raster(truth);
-  for (const auto& input : inputs) {
-    const RasterInfo i = inspect_raster(input);
-    if (i.width != t.width || i.height != t.height)
-      throw std::invalid_argument("misaligned: " + truth + " is " + std::to_string(t.width) + "x" +
-                                  std::to_string(t.height) + " pixels, the input " + input +
-                                  " is " + std::to_string(i.width) + "x" +
-                                  std::to_string(i.height));
-    if (t.georef.is_georeferenced() && i.georef.is_georeferenced() &&
-        !t.georef.same_grid_as(i.georef))
-      throw std::invalid_argument("misaligned: " + truth + " and the input " + input +
-                                  " differ in CRS or geotransform");
-  }
 }
 
 Image constant_image(const std::vector<double>& values, const Image& like, bool classes) {
@@ -103,6 +74,41 @@ Image combine(const std::vector<Image>& runs, bool classes, int class_count) {
 }
 
 }  // namespace
+
+Image read_image(const std::string& path) {
+  const SceneReader reader = SceneReader::open(path);
+  const RasterInfo& info = reader.info();
+  WindowData data = reader.read({0, 0, info.width, info.height});
+  Image image{data.bands, data.height, data.width, std::move(data.values)};
+  const std::size_t plane = static_cast<std::size_t>(image.height) * image.width;
+  for (int b = 0; b < image.bands; ++b)
+    for (std::size_t i = 0; i < plane; ++i)
+      if (!data.valid[i]) image.values[b * plane + i] = std::numeric_limits<float>::quiet_NaN();
+  return image;
+}
+
+void check_aligned(const std::string& truth, const std::vector<std::string>& inputs) {
+  const RasterInfo t = inspect_raster(truth);
+  for (const auto& input : inputs) {
+    const RasterInfo i = inspect_raster(input);
+    if (i.width != t.width || i.height != t.height)
+      throw std::invalid_argument("misaligned: " + truth + " is " + std::to_string(t.width) + "x" +
+                                  std::to_string(t.height) + " pixels, the input " + input +
+                                  " is " + std::to_string(i.width) + "x" +
+                                  std::to_string(i.height));
+    // Geotransforms agree within 1/1000 pixel (files written by different tools round
+    // differently, as tm_shards allows); the CRS by meaning.
+    GeoReference grid = i.georef;
+    const auto& a = t.georef.geotransform;
+    const double tolerance = 1e-3 * std::max(std::abs(a[1]), std::abs(a[5]));
+    bool close = true;
+    for (int k = 0; k < 6; ++k) close = close && std::abs(a[k] - grid.geotransform[k]) <= tolerance;
+    if (close) grid.geotransform = a;
+    if (t.georef.is_georeferenced() && grid.is_georeferenced() && !t.georef.same_grid_as(grid))
+      throw std::invalid_argument("misaligned: " + truth + " and the input " + input +
+                                  " differ in CRS or geotransform");
+  }
+}
 
 std::string GenerationPair::label() const {
   std::string s;

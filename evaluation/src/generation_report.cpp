@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "eval_internal.h"
 #include "tm/evaluation.h"
 #include "tm/registry.h"
 #include "tm/tiling.h"
@@ -21,7 +22,9 @@ namespace {
 
 json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-std::string fixed(double v, int digits) {
+}  // namespace
+
+std::string fixed_text(double v, int digits) {
   if (std::isinf(v)) return "inf";
   if (std::isnan(v)) return "-";
   std::ostringstream s;
@@ -30,12 +33,14 @@ std::string fixed(double v, int digits) {
 }
 
 // HTML text and attribute values: GDAL's XML escaping (& < > " ').
-std::string escape(const std::string& text) {
+std::string html_escape(const std::string& text) {
   char* escaped = CPLEscapeString(text.c_str(), -1, CPLES_XML);
   std::string out(escaped);
   CPLFree(escaped);
   return out;
 }
+
+namespace {
 
 std::string base64(const std::string& bytes) {
   static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -65,6 +70,8 @@ std::string read_bytes(const std::string& path) {
   return s.str();
 }
 
+}  // namespace
+
 void write_atomically(const std::string& path, const std::string& text) {
   const std::string temp = path + ".tm-partial-" + std::to_string(getpid());
   {
@@ -78,15 +85,13 @@ void write_atomically(const std::string& path, const std::string& text) {
   fs::rename(temp, path);
 }
 
-// A quicklook PNG of `raster` as `modality`, as an <img> with the PNG inlined.
 std::string inline_quicklook(const std::string& raster, const std::string& modality,
                              const std::string& png, const std::string& caption) {
   write_quicklook(raster, ModalityRegistry::instance().get(modality), png, 256);
-  return "<figure><img alt=\"" + escape(caption) + "\" src=\"data:image/png;base64," +
-         base64(read_bytes(png)) + "\"><figcaption>" + escape(caption) + "</figcaption></figure>";
+  return "<figure><img alt=\"" + html_escape(caption) + "\" src=\"data:image/png;base64," +
+         base64(read_bytes(png)) + "\"><figcaption>" + html_escape(caption) +
+         "</figcaption></figure>";
 }
-
-}  // namespace
 
 void write_generation_report(const GenerationEvalReport& report,
                              const GenerationEvalOptions& options, const std::string& folder,
@@ -156,29 +161,29 @@ void write_generation_report(const GenerationEvalReport& report,
 
   std::ostringstream html;
   html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>"
-       << escape(title) << "</title><style>"
+       << html_escape(title) << "</title><style>"
        << "body{font-family:sans-serif;margin:2em;max-width:70em}"
        << "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
        << "padding:.3em .6em;text-align:right}th{background:#eee}td:first-child,"
        << "td:nth-child(2){text-align:left}figure{display:inline-block;margin:.3em}"
        << "img{width:200px;height:200px;image-rendering:pixelated}.note{color:#444}"
-       << "</style></head><body>\n<h1>" << escape(title) << "</h1>\n<p class=\"note\">"
-       << escape(note) << "</p>\n<p>Data: " << escape(options.data) << " ("
+       << "</style></head><body>\n<h1>" << html_escape(title) << "</h1>\n<p class=\"note\">"
+       << html_escape(note) << "</p>\n<p>Data: " << html_escape(options.data) << " ("
        << report.sample_ids.size() << " samples: ";
   for (std::size_t i = 0; i < report.sample_ids.size(); ++i)
-    html << (i ? ", " : "") << escape(report.sample_ids[i]);
+    html << (i ? ", " : "") << html_escape(report.sample_ids[i]);
   html << ").</p>\n<h2>Summary</h2>\n<table id=\"summary\"><tr><th>pair</th><th>model</th>"
        << "<th>samples</th><th>MAE</th><th>RMSE</th><th>PSNR (dB)</th><th>SSIM</th>"
        << "<th>accuracy</th><th>mIoU</th></tr>\n";
   for (const auto& s : report.summary) {
-    html << "<tr><td>" << escape(s.pair) << "</td><td>" << escape(s.predictor) << "</td><td>"
-         << s.samples << "</td>";
+    html << "<tr><td>" << html_escape(s.pair) << "</td><td>" << html_escape(s.predictor)
+         << "</td><td>" << s.samples << "</td>";
     if (s.classes)
-      html << "<td>-</td><td>-</td><td>-</td><td>-</td><td>" << fixed(s.accuracy, 3) << "</td><td>"
-           << fixed(s.miou, 3) << "</td>";
+      html << "<td>-</td><td>-</td><td>-</td><td>-</td><td>" << fixed_text(s.accuracy, 3)
+           << "</td><td>" << fixed_text(s.miou, 3) << "</td>";
     else
-      html << "<td>" << fixed(s.mean.mae, 4) << "</td><td>" << fixed(s.mean.rmse, 4) << "</td><td>"
-           << fixed(s.mean.psnr, 2) << "</td><td>" << fixed(s.mean.ssim, 3)
+      html << "<td>" << fixed_text(s.mean.mae, 4) << "</td><td>" << fixed_text(s.mean.rmse, 4)
+           << "</td><td>" << fixed_text(s.mean.psnr, 2) << "</td><td>" << fixed_text(s.mean.ssim, 3)
            << "</td><td>-</td><td>-</td>";
     html << "</tr>\n";
   }
@@ -189,15 +194,15 @@ void write_generation_report(const GenerationEvalReport& report,
        << "<th>model</th><th>MAE</th><th>RMSE</th><th>PSNR</th><th>SSIM</th><th>accuracy</th>"
        << "<th>mIoU</th></tr>\n";
   for (const auto& s : report.samples) {
-    html << "<tr><td>" << escape(s.sample) << "</td><td>" << escape(s.pair) << "</td><td>"
-         << escape(s.predictor) << "</td>";
+    html << "<tr><td>" << html_escape(s.sample) << "</td><td>" << html_escape(s.pair) << "</td><td>"
+         << html_escape(s.predictor) << "</td>";
     if (s.classes)
-      html << "<td>-</td><td>-</td><td>-</td><td>-</td><td>" << fixed(s.accuracy, 3) << "</td><td>"
-           << fixed(s.miou, 3) << "</td>";
+      html << "<td>-</td><td>-</td><td>-</td><td>-</td><td>" << fixed_text(s.accuracy, 3)
+           << "</td><td>" << fixed_text(s.miou, 3) << "</td>";
     else
-      html << "<td>" << fixed(s.metrics.mae, 4) << "</td><td>" << fixed(s.metrics.rmse, 4)
-           << "</td><td>" << fixed(s.metrics.psnr, 2) << "</td><td>" << fixed(s.metrics.ssim, 3)
-           << "</td><td>-</td><td>-</td>";
+      html << "<td>" << fixed_text(s.metrics.mae, 4) << "</td><td>" << fixed_text(s.metrics.rmse, 4)
+           << "</td><td>" << fixed_text(s.metrics.psnr, 2) << "</td><td>"
+           << fixed_text(s.metrics.ssim, 3) << "</td><td>-</td><td>-</td>";
     html << "</tr>\n";
   }
   html << "</table>\n<h2>Quicklooks</h2>\n";
@@ -209,7 +214,7 @@ void write_generation_report(const GenerationEvalReport& report,
     for (const auto& pair : options.pairs) {
       const std::string truth = sample_path(options.data, pair.target, id);
       if (truth.empty()) continue;
-      html << "<h3>" << escape(id) << ": " << escape(pair.label()) << "</h3>\n<div>";
+      html << "<h3>" << html_escape(id) << ": " << html_escape(pair.label()) << "</h3>\n<div>";
       const std::string stem = pngs + "/" + id + "_" + pair.target;
       html << inline_quicklook(sample_path(options.data, pair.inputs.front(), id),
                                pair.inputs.front(), stem + "_input.png",

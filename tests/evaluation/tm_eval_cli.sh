@@ -78,5 +78,41 @@ rc=0
 "$apps/tm_eval" generation --data "$data" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "missing options: exit $rc, expected 2"
 
+# tm_eval water on Sen1Floods11 with the fixture model (S1GRD in): the chip whose label is all -1
+# and the one whose S1 image is all NaN are reported and not scored.
+floods=$shared/data/sen1floods11
+"$apps/tm_eval" water --input "S1GRD=$floods/S1Hand" --labels "$floods/LabelHand" --model "$card" \
+  --out "$scratch/water" -q >"$scratch/water.log" 2>&1 || { fail "water run"; cat "$scratch/water.log"; }
+grep -q "Ghana_83483 *no valid label" "$scratch/water.log" || fail "water: invalid label chip"
+grep -q "Paraguay_34417 *no valid input" "$scratch/water.log" || fail "water: all-NaN input chip"
+grep -q "overall (7 chips)" "$scratch/water.log" || { fail "water: 7 scored chips"; cat "$scratch/water.log"; }
+python3 - "$scratch/water/water.json" <<'PY' || fail "water.json content"
+import json, sys
+r = json.load(open(sys.argv[1]))
+o = r["overall"]
+chips = [c for c in r["chips"] if c["status"] == "scored"]
+tp, fp, fn = (sum(c[k] for c in chips) for k in ("tp", "fp", "fn"))
+assert (o["tp"], o["fp"], o["fn"]) == (tp, fp, fn), o
+assert abs(o["iou"] - tp / (tp + fp + fn)) < 1e-12, o
+# Ghana_53713 has no water: every pixel of it is a true negative or a false positive.
+g = next(c for c in r["chips"] if c["chip"] == "Ghana_53713")
+assert g["tp"] == 0 and g["fn"] == 0 and g["iou"] == 0, g
+PY
+mkdir -p "$scratch/badlabels"
+ln -s "$floods/S1Hand/Spain_7370579_S1Hand.tif" "$scratch/badlabels/Spain_7370579_badlabels.tif"
+rc=0
+"$apps/tm_eval" water --input "S1GRD=$floods/S1Hand" --labels "$scratch/badlabels" --model "$card" \
+  --out "$scratch/water_bad" -q >"$scratch/water_bad.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "label value .* (expected 1 water, 0 not water, -1 ignored)" \
+  "$scratch/water_bad.log" && [ ! -e "$scratch/water_bad/water.json" ] ||
+  { fail "water: bad label values (exit $rc)"; cat "$scratch/water_bad.log"; }
+mkdir -p "$scratch/nochip"
+ln -s "$floods/LabelHand/Spain_7370579_LabelHand.tif" "$scratch/nochip/Atlantis_1_nochip.tif"
+rc=0
+"$apps/tm_eval" water --input "S1GRD=$floods/S1Hand" --labels "$scratch/nochip" --model "$card" \
+  --out "$scratch/water_nochip" -q >"$scratch/water_nochip.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "no S1GRD input for chip Atlantis_1" "$scratch/water_nochip.log" ||
+  { fail "water: chip without input (exit $rc)"; cat "$scratch/water_nochip.log"; }
+
 [ "$failures" = 0 ] && echo "tm_eval_cli: all checks passed"
 exit $((failures > 0))

@@ -149,4 +149,46 @@ void write_generation_report(const GenerationEvalReport& report,
                              const std::string& title, const std::string& note,
                              int quicklook_samples = 2);
 
+// ---------------------------------------------------------------------------------------------
+// Zero-shot water mapping (Sen1Floods11 style): LULC generated from S1 and/or S2 chips, its water
+// class scored against hand labels (1 water, 0 not water, -1 or nodata: ignored).
+
+struct WaterEvalOptions {
+  // Input folders per modality: <folder>/<key>_<suffix>.tif; a file's key is its name without
+  // the extension and a trailing "_<folder name>" (Sen1Floods11: S1Hand/Spain_7370579_S1Hand.tif
+  // has key Spain_7370579), as tm_shards pairs files.
+  std::map<std::string, std::string> inputs;  // modality -> folder
+  std::string labels;                         // folder of label rasters, paired the same way
+  RuntimeSettings runtime;                    // the model; targets are set to LULC
+  int water_class = 1;                        // the LULC class taken as water
+  std::string work_dir;                       // generated LULC rasters (kept)
+  std::function<void(int done, int total)> progress;
+};
+
+struct WaterChipScore {
+  std::string key;
+  std::string status;  // "scored", "no valid label", "no valid input"
+  std::int64_t tp = 0, fp = 0, fn = 0, tn = 0;
+  std::int64_t ignored = 0;  // label -1/nodata, or no generation there (input nodata)
+  double iou = 0, precision = 0, recall = 0, f1 = 0;  // NaN where undefined
+  std::string generated;
+};
+
+struct WaterEvalReport {
+  std::vector<WaterChipScore> chips;
+  std::int64_t tp = 0, fp = 0, fn = 0, tn = 0;  // pooled over scored chips
+  double iou = 0, precision = 0, recall = 0, f1 = 0;
+  double mean_chip_iou = 0;  // over scored chips with a defined IoU
+  int scored = 0;
+};
+
+// Pairs inputs and labels by key; chips missing an input or a label are an error naming them.
+// Throws std::invalid_argument for no chip, label values other than -1/0/1, misaligned rasters.
+WaterEvalReport evaluate_water(const WaterEvalOptions& options);
+
+// water.json and water.html (tables; quicklooks of the first chips' inputs and generated LULC).
+void write_water_report(const WaterEvalReport& report, const WaterEvalOptions& options,
+                        const std::string& folder, const std::string& title,
+                        const std::string& note);
+
 }  // namespace terramind::eval

@@ -32,16 +32,30 @@ cp "$HERE"/*.json "$WORK/"
 cd "$WORK"
 
 step "Staging the training samples (links)"
-# NDVI has labels wherever there is Sentinel-2: the T29RKH tile (desert, 100 m), the training
-# TerraMesh samples (each linked 8 times: oversampled against the tile's 121 chips) and the two
-# Sen1Floods11 S2 chips (Spain, USA; Level-1C, so they train the NDVI tokenizer only: TerraMind's
-# S2L2A input skips samples without S2L2A).
+# NDVI has labels wherever there is Sentinel-2: the T29RKH tile (desert, 100 m: 25 chips), the
+# training TerraMesh samples (each linked 8 times: oversampled), the four BigEarthNet L2A patches
+# (bands stacked and resampled from 120 to 224 px with GDAL, 5.4 m pixels: real spectra of
+# European farmland, forest and water; each linked 6 times) and the two Sen1Floods11 S2 chips
+# (Spain, USA; Level-1C, so they train the NDVI tokenizer only: TerraMind's S2L2A input skips
+# samples without S2L2A).
 rm -rf stage
 mkdir -p stage/ndvi/S2L2A stage/ndvi/S2L1C stage/terramesh/S2L2A stage/terramesh/LULC \
   stage/terramesh/S1RTC
 ln -s "$TILE" stage/ndvi/S2L2A/T29RKH_20200219.tif
 for chip in Spain_7370579 USA_430764; do
   ln -s "$DATA/sen1floods11/S2Hand/${chip}_S2Hand.tif" "stage/ndvi/S2L1C/$chip.tif"
+done
+mkdir -p stage/bigearthnet
+for patch in "$DATA"/bigearthnet_examples/S2/*/; do
+  name=$(basename "$patch")
+  bands=()
+  for b in B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B11 B12; do bands+=("$patch/${name}_$b.tif"); done
+  gdalbuildvrt -q -separate -resolution highest -r bilinear "stage/bigearthnet/$name.vrt" "${bands[@]}"
+  gdal_translate -q -outsize 224 224 -r bilinear "stage/bigearthnet/$name.vrt" \
+    "stage/bigearthnet/$name.tif"
+  for k in 1 2 3 4 5 6; do
+    ln -s "$PWD/stage/bigearthnet/$name.tif" "stage/ndvi/S2L2A/BigEarthNet_${name}_copy$k.tif"
+  done
 done
 for id in "${TRAIN[@]}"; do
   for k in 1 2 3 4 5 6 7 8; do ln -s "$TERRAMESH/S2L2A/$id.tif" "stage/ndvi/S2L2A/${id}_copy$k.tif"; done
@@ -51,7 +65,7 @@ done
 step "Shards"
 # NDVI is derived from B04/B08 everywhere (TerraMesh's own NDVI files agree to 2.5e-4).
 [ -f shards/ndvi/manifest.json ] ||
-  "$APPS/tm_shards" build stage/ndvi --chip 224 --stride 96 --derive-ndvi --allow-partial \
+  "$APPS/tm_shards" build stage/ndvi --chip 224 --stride 224 --derive-ndvi --allow-partial \
     --val-fraction 0 --out shards/ndvi
 [ -f shards/terramesh/manifest.json ] ||
   "$APPS/tm_shards" build stage/terramesh --derive-ndvi --val-fraction 0 --out shards/terramesh
