@@ -107,6 +107,8 @@ cp "$samples"/S2L2A/282D_485L_3_3.tif "$samples"/S2L2A/38D_378R_2_3.tif "$scratc
 lsan generate_batch_resume_quicklook 0 "$apps/tm_generate" --input S2L2A="$scratch/batch_in" \
   --to S1GRD,LULC --model "$card" --out-dir "$scratch/batch_out" --steps 2 --resume --quicklook \
   --summary "$scratch/batch_out/summary.csv"
+lsan eval_generation 0 "$apps/tm_eval" generation --data "$samples" --pair 'S2L2A->LULC' \
+  --model "$card" --out "$scratch/eval" -q
 lsan generate_bad_model 1 "$apps/tm_generate" --input S2L2A="$scene" --to LULC \
   --model "$fixtures/fsq.pt" --out-dir "$scratch/none"
 echo "== Leak checks: $(($(date +%s) - tested)) s; total $(($(date +%s) - start)) s"
