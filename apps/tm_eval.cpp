@@ -2,8 +2,12 @@
 // a folder of aligned samples, scored against the truth (tm/evaluation.h), with baselines.
 #include <boost/program_options.hpp>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tm/evaluation.h"
 #include "tm/registry.h"
@@ -21,7 +25,8 @@ const char* const kUsage =
     "tm_eval: measure a model on your own data\n\n"
     "usage: tm_eval generation --data FOLDER --pair INPUT->TARGET... --model [LABEL=]CARD...\n"
     "                          [--baseline-mean SHARDS] --out DIR [options]\n"
-    "       tm_eval water --input MODALITY=DIR... --labels DIR --model CARD --out DIR\n\n"
+    "       tm_eval water --input MODALITY=DIR... --labels DIR --model CARD --out DIR\n"
+    "       tm_eval fewshot --embeddings EMBEDDINGS.json --out DIR [--ways N --shots 1,5]\n\n"
     "generation: for every sample of FOLDER (TerraMesh layout, FOLDER/<MODALITY>/<id>.tif,\n"
     "aligned across modalities) and every pair, generates the target from the inputs with each\n"
     "--model (the tiling engine of tm_generate) and scores it against the truth: MAE, RMSE,\n"
@@ -37,6 +42,10 @@ const char* const kUsage =
     "water, -1 ignored): IoU, precision, recall, F1 per chip and pooled. Chips without a valid\n"
     "label or input are reported and left out of the averages. Writes DIR/water.json and\n"
     "DIR/water.html.\n\n"
+    "fewshot: prototypical networks on the embeddings of tm_embed: per seeded episode --ways\n"
+    "classes, --shots support images each (their mean is the prototype), queries labelled by\n"
+    "the nearest prototype; mean accuracy over --episodes with a 95 % interval, per shot\n"
+    "count. Writes DIR/fewshot.json.\n\n"
     "options";
 
 int usage_error(const std::string& message) {
@@ -91,6 +100,14 @@ std::map<std::string, std::vector<double>> training_constants(
   return out;
 }
 
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream s(text);
+  for (std::string part; std::getline(s, part, ',');)
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
 std::string shown(double v, int digits) {
   if (std::isnan(v)) return "-";
   if (std::isinf(v)) return "inf";
@@ -105,7 +122,8 @@ int main(int argc, char** argv) {
   std::string command, data, out, baseline, title = "tm_eval generation", note;
   std::vector<std::string> pairs, models, samples, water_inputs;
   std::string labels;
-  int water_class = 1;
+  int water_class = 1, ways = 5, episodes = 200, queries = 15;
+  std::string embeddings, shots_arg = "1,5";
   RuntimeSettings runtime;
   runtime.temperature = 0.0;
   int mc = 1, quicklooks = 2;
@@ -123,6 +141,12 @@ int main(int argc, char** argv) {
                                                  "water: MODALITY=FOLDER (repeatable)")(
       "labels", po::value(&labels), "water: folder of label rasters (1, 0, -1)")(
       "water-class", po::value(&water_class)->default_value(1), "water: the LULC water class")(
+      "embeddings", po::value(&embeddings), "fewshot: the JSON of tm_embed")(
+      "ways", po::value(&ways)->default_value(5), "fewshot: classes per episode")(
+      "shots", po::value(&shots_arg)->default_value("1,5"),
+      "fewshot: shot counts, comma-separated")("episodes", po::value(&episodes)->default_value(200),
+                                               "fewshot: episodes per shot count")(
+      "queries", po::value(&queries)->default_value(15), "fewshot: queries per class")(
       "seed", po::value(&runtime.seed)->default_value(0), "generation seed")(
       "temperature", po::value(&runtime.temperature)->default_value(0.0),
       "token sampling temperature (0: greedy)")(
@@ -154,6 +178,59 @@ int main(int argc, char** argv) {
   }
   if (vm.count("version")) {
     std::cout << "tm_eval " << tm_version() << "\n";
+    return 0;
+  }
+  if (command == "fewshot") {
+    if (embeddings.empty()) return usage_error("fewshot needs --embeddings FILE (tm_embed)");
+    if (out.empty()) return usage_error("fewshot needs --out DIR");
+    try {
+      std::ifstream in(embeddings);
+      if (!in) throw std::invalid_argument(embeddings + ": cannot read");
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(in);
+      } catch (const std::exception& e) {
+        throw std::invalid_argument(embeddings + ": not JSON (" + e.what() + ")");
+      }
+      std::vector<std::vector<float>> vectors;
+      std::vector<std::string> labels;
+      for (const auto& item : j.at("items")) {
+        vectors.push_back(item.at("embedding").get<std::vector<float>>());
+        labels.push_back(item.at("class").get<std::string>());
+      }
+      nlohmann::json report{{"embeddings", embeddings},
+                            {"model", j.value("model", "")},
+                            {"ways", ways},
+                            {"episodes", episodes},
+                            {"queries", queries},
+                            {"seed", runtime.seed},
+                            {"results", nlohmann::json::array()}};
+      std::vector<int> shot_counts;
+      for (const auto& part : split_commas(shots_arg)) shot_counts.push_back(std::stoi(part));
+      for (const int shots : shot_counts) {
+        eval::FewShotOptions o;
+        o.ways = ways, o.shots = shots, o.episodes = episodes, o.queries = queries;
+        o.seed = static_cast<std::uint64_t>(runtime.seed);
+        const auto r = eval::prototypical_few_shot(vectors, labels, o);
+        std::cout << ways << "-way " << shots << "-shot: accuracy " << shown(r.accuracy, 3)
+                  << " +- " << shown(r.ci95, 3) << " (95 %, " << r.episodes << " episodes; chance "
+                  << shown(r.chance, 3) << ")\n";
+        report["results"].push_back(
+            {{"shots", shots}, {"accuracy", r.accuracy}, {"ci95", r.ci95}, {"chance", r.chance}});
+      }
+      std::filesystem::create_directories(out);
+      const std::string path = out + "/fewshot.json", temp = path + ".tm-partial";
+      {
+        std::ofstream f(temp);
+        f << report.dump(2) << "\n";
+        if (!f) throw std::runtime_error("cannot write " + path);
+      }
+      std::filesystem::rename(temp, path);
+      std::cout << "wrote " << path << "\n";
+    } catch (const std::exception& e) {
+      std::cerr << "tm_eval: " << e.what() << "\n";
+      return kExitFailure;
+    }
     return 0;
   }
   if (command == "water") {
@@ -198,8 +275,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command != "generation")
-    return usage_error(command.empty() ? "no command given (generation, water)"
-                                       : "unknown command '" + command + "' (generation, water)");
+    return usage_error(command.empty()
+                           ? "no command given (generation, water, fewshot)"
+                           : "unknown command '" + command + "' (generation, water, fewshot)");
   if (data.empty()) return usage_error("generation needs --data FOLDER");
   if (pairs.empty()) return usage_error("generation needs at least one --pair INPUT->TARGET");
   if (models.empty() && baseline.empty())

@@ -44,7 +44,7 @@ if [ "$tool" = tm_tokenize ]; then subcommands="encode decode"; fi
 if [ "$tool" = tm_models ]; then subcommands="list fetch path verify"; fi
 if [ "$tool" = tm_train ]; then subcommands="terramind tokenizer"; fi
 if [ "$tool" = tm_shards ]; then subcommands="build inspect verify"; fi
-if [ "$tool" = tm_eval ]; then subcommands="generation water"; fi
+if [ "$tool" = tm_eval ]; then subcommands="generation water fewshot"; fi
 
 tmp=$out.tmp
 cat >"$tmp" <<TEMPLATE

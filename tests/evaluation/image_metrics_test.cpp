@@ -1,8 +1,10 @@
 // Image metrics against hand-computed values (tm/evaluation.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "tm/evaluation.h"
 
@@ -113,4 +115,55 @@ TEST(generation_pairs, parse_and_label) {
   EXPECT_THROW(parse_pair("S2L2A"), std::invalid_argument);
   EXPECT_THROW(parse_pair("S2L2A->S2L2A"), std::invalid_argument);
   EXPECT_ANY_THROW(parse_pair("S2L2A->NOPE"));
+}
+
+TEST(few_shot, separable_clusters_are_found_and_random_labels_are_chance) {
+  // Five classes far apart in 8 dimensions, 20 samples each with small noise: ~100 %.
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0.0f, 0.1f);
+  std::vector<std::vector<float>> vectors;
+  std::vector<std::string> labels;
+  for (int c = 0; c < 5; ++c)
+    for (int i = 0; i < 20; ++i) {
+      std::vector<float> v(8, 0.0f);
+      for (auto& x : v) x = noise(rng);
+      v[c] += 10.0f;
+      vectors.push_back(v);
+      labels.push_back("class" + std::to_string(c));
+    }
+  FewShotOptions o;
+  o.ways = 5;
+  o.shots = 1;
+  o.episodes = 100;
+  const auto separable = prototypical_few_shot(vectors, labels, o);
+  EXPECT_GT(separable.accuracy, 0.99);
+  EXPECT_DOUBLE_EQ(separable.chance, 0.2);
+  // The same points under shuffled labels: chance, within a few points.
+  std::shuffle(labels.begin(), labels.end(), rng);
+  o.episodes = 400;
+  const auto random = prototypical_few_shot(vectors, labels, o);
+  EXPECT_NEAR(random.accuracy, 0.2, 0.05) << "+- " << random.ci95;
+  EXPECT_GT(random.ci95, 0.0);
+  // Same seed, same episodes.
+  EXPECT_DOUBLE_EQ(prototypical_few_shot(vectors, labels, o).accuracy, random.accuracy);
+}
+
+TEST(few_shot, too_few_samples_or_classes_are_named) {
+  const std::vector<std::vector<float>> v{{0}, {1}, {2}, {3}, {4}};
+  const std::vector<std::string> l{"a", "a", "a", "b", "b"};
+  FewShotOptions o;
+  o.ways = 2;
+  o.shots = 2;
+  try {
+    prototypical_few_shot(v, l, o);
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("class 'b' has 2 sample(s)"), std::string::npos)
+        << e.what();
+  }
+  o.shots = 1;
+  o.ways = 3;
+  EXPECT_THROW(prototypical_few_shot(v, l, o), std::invalid_argument);  // 2 classes only
+  o.ways = 2;
+  EXPECT_NO_THROW(prototypical_few_shot(v, l, o));
 }

@@ -114,5 +114,30 @@ rc=0
 [ "$rc" = 1 ] && grep -q "no S1GRD input for chip Atlantis_1" "$scratch/water_nochip.log" ||
   { fail "water: chip without input (exit $rc)"; cat "$scratch/water_nochip.log"; }
 
+# tm_embed + tm_eval fewshot: two classes of TerraMesh samples with the fixture model.
+mkdir -p "$scratch/classes/a" "$scratch/classes/b"
+ln -s "$data/S2L2A/282D_485L_3_3.tif" "$scratch/classes/a/1.tif"
+ln -s "$data/S2L2A/637U_59R_1_3.tif" "$scratch/classes/a/2.tif"
+ln -s "$data/S2L2A/38D_378R_2_3.tif" "$scratch/classes/b/1.tif"
+ln -s "$data/S2L2A/433D_629L_3_1.tif" "$scratch/classes/b/2.tif"
+"$apps/tm_embed" "$scratch/classes" --model "$card" --out "$scratch/emb.json" -q \
+  >"$scratch/embed.log" 2>&1 && grep -q "4 embeddings of 64 values" "$scratch/embed.log" ||
+  { fail "tm_embed"; cat "$scratch/embed.log"; }
+"$apps/tm_eval" fewshot --embeddings "$scratch/emb.json" --ways 2 --shots 1 --episodes 20 \
+  --out "$scratch/fewshot" >"$scratch/fewshot.log" 2>&1 &&
+  grep -q "2-way 1-shot: accuracy" "$scratch/fewshot.log" && [ -f "$scratch/fewshot/fewshot.json" ] ||
+  { fail "fewshot"; cat "$scratch/fewshot.log"; }
+rc=0
+"$apps/tm_eval" fewshot --embeddings "$scratch/emb.json" --ways 2 --shots 2 \
+  --out "$scratch/fewshot_bad" >"$scratch/fewshot_bad.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "class 'a' has 2 sample(s): 2-shot episodes need at least 3" \
+  "$scratch/fewshot_bad.log" && [ ! -e "$scratch/fewshot_bad/fewshot.json" ] ||
+  { fail "fewshot: too few samples (exit $rc)"; cat "$scratch/fewshot_bad.log"; }
+rc=0
+"$apps/tm_embed" "$data/S2L2A" --model "$card" --out "$scratch/none.json" -q \
+  >"$scratch/embed_bad.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "no rasters in class sub-folders" "$scratch/embed_bad.log" &&
+  [ ! -e "$scratch/none.json" ] || { fail "tm_embed: no classes (exit $rc)"; cat "$scratch/embed_bad.log"; }
+
 [ "$failures" = 0 ] && echo "tm_eval_cli: all checks passed"
 exit $((failures > 0))

@@ -191,4 +191,47 @@ void write_water_report(const WaterEvalReport& report, const WaterEvalOptions& o
                         const std::string& folder, const std::string& title,
                         const std::string& note);
 
+// ---------------------------------------------------------------------------------------------
+// Image embeddings and few-shot classification with prototypical networks.
+
+struct EmbeddingOptions {
+  std::string model;               // card or official name
+  std::string modality = "S2L2A";  // what the images are
+  int layer = -1;                  // encoder block (negative from the end)
+};
+
+struct Embedded {
+  std::string path, label;
+  std::vector<float> vector;  // mean of the patch features of `layer`
+};
+
+// Every raster of <folder>/<class>/ (sub-folder names are the labels), embedded: the mean over
+// patches of the encoder features. Invalid pixels enter as the modality's mean. Sides must be
+// multiples of 16. std::invalid_argument for a folder without class sub-folders or rasters.
+std::vector<Embedded> embed_folder(const std::string& folder, const EmbeddingOptions& options,
+                                   const std::function<void(int, int)>& progress = {});
+
+struct FewShotOptions {
+  int ways = 5;
+  int shots = 1;
+  int queries = 15;  // per class and episode, at most what is left after the support set
+  int episodes = 200;
+  std::uint64_t seed = 0;
+};
+
+struct FewShotResult {
+  int ways = 0, shots = 0, episodes = 0;
+  double accuracy = 0;  // mean over episodes
+  double ci95 = 0;      // 1.96 standard errors of that mean
+  double chance = 0;    // 1 / ways
+};
+
+// Prototypical networks (Snell et al. 2017) on fixed embeddings: per seeded episode, `ways`
+// classes, `shots` support samples each whose mean is the class prototype, queries classified
+// by the nearest prototype (Euclidean). std::invalid_argument when fewer than `ways` classes
+// exist or a class has no sample beyond the shots (naming it).
+FewShotResult prototypical_few_shot(const std::vector<std::vector<float>>& embeddings,
+                                    const std::vector<std::string>& labels,
+                                    const FewShotOptions& options);
+
 }  // namespace terramind::eval
