@@ -25,9 +25,12 @@ if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=cc
 
 start=$(date +%s)
 echo "== Configuring the sanitizer build ($BUILD_DIR)"
-# -O2 with asserts on (no NDEBUG) and line tables for the reports; no benchmarks.
+# -O1 with asserts on (no NDEBUG) and line tables for the reports; no benchmarks. -O1 (the level
+# the ASan manual suggests) compiles our torch-heavy files ~30 % faster than -O2 (measured: 14.1 vs
+# 19.8 s for evaluation/src/generation_eval.cpp); the time the suite runs is mostly in the
+# uninstrumented LibTorch and GDAL.
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1" \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DTM_SANITIZE=ON -DTM_PCH=ON -DTM_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
 echo "== Building"
 cmake --build "$BUILD_DIR" -j"$JOBS"
