@@ -45,7 +45,7 @@ const char* const kUsage =
     "fewshot: prototypical networks on the embeddings of tm_embed: per seeded episode --ways\n"
     "classes, --shots support images each (their mean is the prototype), queries labelled by\n"
     "the nearest prototype; mean accuracy over --episodes with a 95 % interval, per shot\n"
-    "count. Writes DIR/fewshot.json.\n\n"
+    "count. Writes DIR/fewshot.json and DIR/fewshot.html.\n\n"
     "options";
 
 int usage_error(const std::string& message) {
@@ -198,15 +198,19 @@ int main(int argc, char** argv) {
         vectors.push_back(item.at("embedding").get<std::vector<float>>());
         labels.push_back(item.at("class").get<std::string>());
       }
-      nlohmann::json report{{"embeddings", embeddings},
-                            {"model", j.value("model", "")},
-                            {"ways", ways},
-                            {"episodes", episodes},
-                            {"queries", queries},
-                            {"seed", runtime.seed},
-                            {"results", nlohmann::json::array()}};
+      const std::map<std::string, std::string> meta{{"embeddings", embeddings},
+                                                    {"model", j.value("model", "")},
+                                                    {"episodes", std::to_string(episodes)},
+                                                    {"queries", std::to_string(queries)},
+                                                    {"seed", std::to_string(runtime.seed)}};
       std::vector<int> shot_counts;
-      for (const auto& part : split_commas(shots_arg)) shot_counts.push_back(std::stoi(part));
+      for (const auto& part : split_commas(shots_arg)) {
+        if (part.find_first_not_of("0123456789") != std::string::npos)
+          return usage_error("--shots takes comma-separated counts (1,5), not '" + shots_arg + "'");
+        shot_counts.push_back(std::stoi(part));
+      }
+      if (shot_counts.empty()) return usage_error("--shots is empty");
+      std::vector<eval::FewShotResult> results;
       for (const int shots : shot_counts) {
         eval::FewShotOptions o;
         o.ways = ways, o.shots = shots, o.episodes = episodes, o.queries = queries;
@@ -215,17 +219,11 @@ int main(int argc, char** argv) {
         std::cout << ways << "-way " << shots << "-shot: accuracy " << shown(r.accuracy, 3)
                   << " +- " << shown(r.ci95, 3) << " (95 %, " << r.episodes << " episodes; chance "
                   << shown(r.chance, 3) << ")\n";
-        report["results"].push_back(
-            {{"shots", shots}, {"accuracy", r.accuracy}, {"ci95", r.ci95}, {"chance", r.chance}});
+        results.push_back(r);
       }
-      std::filesystem::create_directories(out);
-      const std::string path = out + "/fewshot.json", temp = path + ".tm-partial";
-      {
-        std::ofstream f(temp);
-        f << report.dump(2) << "\n";
-        if (!f) throw std::runtime_error("cannot write " + path);
-      }
-      std::filesystem::rename(temp, path);
+      eval::write_few_shot_report(results, meta, out,
+                                  title == "tm_eval generation" ? "tm_eval fewshot" : title);
+      const std::string path = out + "/fewshot.json";
       std::cout << "wrote " << path << "\n";
     } catch (const std::exception& e) {
       std::cerr << "tm_eval: " << e.what() << "\n";

@@ -125,7 +125,8 @@ ln -s "$data/S2L2A/433D_629L_3_1.tif" "$scratch/classes/b/2.tif"
   { fail "tm_embed"; cat "$scratch/embed.log"; }
 "$apps/tm_eval" fewshot --embeddings "$scratch/emb.json" --ways 2 --shots 1 --episodes 20 \
   --out "$scratch/fewshot" >"$scratch/fewshot.log" 2>&1 &&
-  grep -q "2-way 1-shot: accuracy" "$scratch/fewshot.log" && [ -f "$scratch/fewshot/fewshot.json" ] ||
+  grep -q "2-way 1-shot: accuracy" "$scratch/fewshot.log" && [ -f "$scratch/fewshot/fewshot.json" ] &&
+  grep -q "<table id=\"fewshot\">" "$scratch/fewshot/fewshot.html" ||
   { fail "fewshot"; cat "$scratch/fewshot.log"; }
 rc=0
 "$apps/tm_eval" fewshot --embeddings "$scratch/emb.json" --ways 2 --shots 2 \

@@ -234,4 +234,10 @@ FewShotResult prototypical_few_shot(const std::vector<std::vector<float>>& embed
                                     const std::vector<std::string>& labels,
                                     const FewShotOptions& options);
 
+// fewshot.json and fewshot.html (a table per shot count: accuracy, 95 % interval, chance)
+// into `folder`, atomically; `meta` (embeddings file, model, ways, episodes ...) heads both.
+void write_few_shot_report(const std::vector<FewShotResult>& results,
+                           const std::map<std::string, std::string>& meta,
+                           const std::string& folder, const std::string& title);
+
 }  // namespace terramind::eval
