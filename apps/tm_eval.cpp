@@ -53,49 +53,52 @@ int usage_error(const std::string& message) {
   return kExitUsage;
 }
 
-// Per-band means (class maps: the most frequent class but "no data") of the train split.
+// Per-band means of the train split (the manifest's statistics); class maps: the most frequent
+// class but "no data", counted by streaming those samples (the manifest keeps no histogram).
 std::map<std::string, std::vector<double>> training_constants(
     const std::string& dataset, const std::vector<std::string>& targets) {
+  const auto& registry = ModalityRegistry::instance();
+  const shards::Manifest manifest = shards::read_manifest(dataset);
+  const auto train = manifest.splits.find("train");
+  std::map<std::string, std::vector<double>> out;
+  std::vector<std::string> class_maps;
+  for (const auto& t : targets) {
+    const auto stats = train == manifest.splits.end() ? nullptr : &train->second.statistics;
+    if (!stats || !stats->count(t))
+      throw std::invalid_argument(dataset + ": the train split has no " + t + " samples");
+    if (registry.get(t).is_class_map()) {
+      class_maps.push_back(t);
+      continue;
+    }
+    for (const auto& band : stats->at(t)) out[t].push_back(band.mean);
+  }
+  if (class_maps.empty()) return out;
   shards::StreamOptions o;
   o.shards = shards::list_shards(dataset, "train");
-  o.modalities = targets;
+  o.modalities = class_maps;
   o.missing = shards::MissingModality::kSkip;
   o.shuffle_shards = false;
   shards::SampleStream stream(o);
-  const auto& registry = ModalityRegistry::instance();
-  std::map<std::string, std::vector<double>> sums, counts, out;
+  const std::size_t classes = registry.lulc_classes().size();
+  std::map<std::string, std::vector<std::int64_t>> counts;
   while (auto batch = stream.next())
     for (const auto& sample : batch->samples)
-      for (const auto& t : targets) {
+      for (const auto& t : class_maps) {
         const shards::Array& a = sample.arrays.at(t);
-        const bool classes = registry.get(t).is_class_map();
-        auto& s = sums[t];
         auto& c = counts[t];
-        const std::size_t slots =
-            classes ? registry.lulc_classes().size() : static_cast<std::size_t>(a.bands);
-        s.resize(slots, 0.0), c.resize(slots, 0.0);
-        const std::size_t plane = static_cast<std::size_t>(a.height) * a.width;
-        for (int b = 0; b < a.bands; ++b)
-          for (std::size_t i = 0; i < plane; ++i) {
-            const double v = a.value(b * plane + i);
-            if (std::isnan(v)) continue;
-            if (classes) {
-              const auto k = static_cast<std::size_t>(v);
-              if (k > 0 && k < slots) c[k] += 1;  // class 0 is "no data"
-            } else {
-              s[b] += v, c[b] += 1;
-            }
-          }
+        c.resize(classes, 0);
+        for (std::size_t i = 0; i < a.count(); ++i) {
+          const double v = a.value(i);
+          if (std::isnan(v)) continue;
+          const auto k = static_cast<std::size_t>(v);
+          if (k > 0 && k < classes) ++c[k];  // class 0 is "no data"
+        }
       }
-  for (const auto& t : targets) {
-    if (!counts.count(t))
-      throw std::invalid_argument(dataset + ": the train split has no " + t + " samples");
+  for (const auto& t : class_maps) {
     const auto& c = counts[t];
-    if (registry.get(t).is_class_map())
-      out[t] = {static_cast<double>(std::max_element(c.begin(), c.end()) - c.begin())};
-    else
-      for (std::size_t b = 0; b < c.size(); ++b)
-        out[t].push_back(c[b] > 0 ? sums[t][b] / c[b] : 0.0);
+    if (c.empty())
+      throw std::invalid_argument(dataset + ": the train split has no " + t + " samples");
+    out[t] = {static_cast<double>(std::max_element(c.begin(), c.end()) - c.begin())};
   }
   return out;
 }

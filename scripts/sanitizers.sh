@@ -27,8 +27,9 @@ start=$(date +%s)
 echo "== Configuring the sanitizer build ($BUILD_DIR)"
 # -O1 with asserts on (no NDEBUG) and line tables for the reports; no benchmarks. -O1 (the level
 # the ASan manual suggests) compiles much faster than -O2 (measured on the 2-core VM, cold
-# ccache: the 111 targets tm_eval needs in 5.0 min against about 13; one torch-heavy file 14.1 vs
-# 19.8 s); the time the suite runs is mostly in the uninstrumented LibTorch and GDAL.
+# ccache: the 111 targets tm_eval needs in 5.0 min against 8-10 min at -O2, the latter read off
+# progress checks rather than timed; one torch-heavy file 14.1 vs 19.8 s, timed); the time the
+# suite runs is mostly in the uninstrumented LibTorch and GDAL.
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DTM_SANITIZE=ON -DTM_PCH=ON -DTM_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null

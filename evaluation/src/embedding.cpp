@@ -2,7 +2,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
 #include <stdexcept>
 
@@ -10,6 +9,7 @@
 #include "tm/model.h"
 #include "tm/model_cache.h"
 #include "tm/registry.h"
+#include "tm/tiling.h"
 
 namespace terramind::eval {
 namespace fs = std::filesystem;
@@ -32,27 +32,31 @@ std::vector<Embedded> embed_folder(const std::string& folder, const EmbeddingOpt
   std::sort(items.begin(), items.end());
   const Modality& modality = ModalityRegistry::instance().get(options.modality);
   const TerraMindModel model = TerraMindModel::open(resolve_model_argument(options.model, {}));
-  const auto& stats = modality.stats(stats_version_from_string(model.card().stats_version));
+  const StatsVersion version = stats_version_from_string(model.card().stats_version);
   FeatureOptions features;
   features.layers = {options.layer};
+  features.inputs_standardised = true;  // prepare_window standardises, as tm_generate does
   std::vector<Embedded> out;
   torch::NoGradGuard no_grad;
   for (const auto& [path, label] : items) {
-    Image image = read_image(path);
-    if (image.bands != modality.channels())
-      throw std::invalid_argument(path + ": " + std::to_string(image.bands) + " bands, " +
+    const SceneReader reader = SceneReader::open(path);
+    const RasterInfo& info = reader.info();
+    if (info.band_count != modality.channels())
+      throw std::invalid_argument(path + ": " + std::to_string(info.band_count) + " bands, " +
                                   modality.name + " has " + std::to_string(modality.channels()));
-    if (image.height % 16 != 0 || image.width % 16 != 0)
-      throw std::invalid_argument(path + ": " + std::to_string(image.width) + "x" +
-                                  std::to_string(image.height) +
+    if (info.height % 16 != 0 || info.width % 16 != 0)
+      throw std::invalid_argument(path + ": " + std::to_string(info.width) + "x" +
+                                  std::to_string(info.height) +
                                   " pixels; sides must be multiples of 16");
-    const std::size_t plane = static_cast<std::size_t>(image.height) * image.width;
-    for (int b = 0; b < image.bands; ++b)
-      for (std::size_t i = 0; i < plane; ++i)
-        if (std::isnan(image.values[b * plane + i]))
-          image.values[b * plane + i] = static_cast<float>(stats.mean[b]);
-    const at::Tensor x = torch::from_blob(
-        image.values.data(), {1, image.bands, image.height, image.width}, torch::kFloat32);
+    // The tiling engine's reading and filling: invalid and implausible pixels enter as the
+    // modality's mean, values are standardised with the card's statistics.
+    const WindowData data =
+        read_input_window(reader, modality, {0, 0, info.width, info.height}, EdgePolicy::kFill);
+    std::vector<float> values(static_cast<std::size_t>(data.bands) * data.height * data.width);
+    std::vector<std::uint8_t> valid(static_cast<std::size_t>(data.height) * data.width);
+    prepare_window(data, modality, version, values.data(), valid.data());
+    const at::Tensor x =
+        torch::from_blob(values.data(), {1, data.bands, data.height, data.width}, torch::kFloat32);
     const at::Tensor f = model.features({{modality.name, x}}, features).front();  // [1, n, D]
     const at::Tensor mean = f.mean(1).squeeze(0).contiguous().to(at::kFloat);
     Embedded e;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,18 @@ void write_atomically(const std::string& path, const std::string& text);
 std::string inline_quicklook(const std::string& raster, const std::string& modality,
                              const std::string& png, const std::string& caption);
 
-// `truth` encoded and decoded by the model card's tokenizer of `target` (class maps: the arg-max
-// class); NaN where the truth is NaN. std::invalid_argument when the card has no such tokenizer.
-Image tokenizer_reconstruction(const std::string& model, const std::string& target,
-                               const Image& truth, std::int64_t diffusion_steps, std::int64_t seed);
+// The truth encoded and decoded by a model card's tokenizer of `target` (class maps: the arg-max
+// class; NaN where the truth is NaN): the bound generations through that tokenizer cannot beat.
+// The tokenizer is loaded once. std::invalid_argument when the card has no such tokenizer.
+class TokenizerBound {
+ public:
+  TokenizerBound(const std::string& model, const std::string& target);
+  ~TokenizerBound();
+  Image reconstruct(const Image& truth, std::int64_t diffusion_steps, std::int64_t seed) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace terramind::eval

@@ -181,7 +181,9 @@ GenerationEvalReport evaluate_generation(const GenerationEvalOptions& options) {
 
   GenerationEvalReport report;
   report.sample_ids.assign(all_ids.begin(), all_ids.end());
-  std::map<std::string, std::unique_ptr<WindowModel>> models;  // predictor|target
+  // Opened once per predictor|target: window models (one per MC draw), tokenizer bounds.
+  std::map<std::string, std::vector<std::unique_ptr<WindowModel>>> models;
+  std::map<std::string, std::unique_ptr<TokenizerBound>> bounds;
   int done = 0;
   for (const auto& pair : options.pairs) {
     const Modality& target = registry.get(pair.target);
@@ -219,18 +221,22 @@ GenerationEvalReport evaluate_generation(const GenerationEvalOptions& options) {
         if (predictor.is_constant()) {
           generated = constant_image(predictor.constants.at(pair.target), truth, classes);
         } else if (predictor.tokenizer_bound) {
+          auto& bound = bounds[predictor.label + "|" + pair.target];
+          if (!bound)
+            bound = std::make_unique<TokenizerBound>(predictor.runtime.model, pair.target);
           generated =
-              tokenizer_reconstruction(predictor.runtime.model, pair.target, truth,
-                                       predictor.runtime.diffusion_steps, predictor.runtime.seed);
+              bound->reconstruct(truth, predictor.runtime.diffusion_steps, predictor.runtime.seed);
         } else {
-          auto& model = models[predictor.label + "|" + pair.target];
-          if (!model) {
-            RuntimeSettings settings = predictor.runtime;
-            settings.targets = {pair.target};
-            model = open_terramind_window_model(settings);
-          }
+          // One window model per draw (draw k runs with seed + k), opened once for all samples.
+          auto& draws = models[predictor.label + "|" + pair.target];
           std::vector<Image> runs;
           for (int k = 0; k < options.mc_samples; ++k) {
+            if (static_cast<int>(draws.size()) <= k) {
+              RuntimeSettings settings = predictor.runtime;
+              settings.targets = {pair.target};
+              settings.seed += k;
+              draws.push_back(open_terramind_window_model(settings));
+            }
             const fs::path out = fs::path(options.work_dir) / predictor.label / pair.label() /
                                  (id + (k ? "_mc" + std::to_string(k) : "") + ".tif");
             fs::create_directories(out.parent_path());
@@ -238,16 +244,8 @@ GenerationEvalReport evaluate_generation(const GenerationEvalOptions& options) {
             std::vector<SceneInput> inputs;
             for (std::size_t i = 0; i < pair.inputs.size(); ++i)
               inputs.emplace_back(input_paths[i], pair.inputs[i]);
-            if (k > 0) {  // another draw: the model again with the next seed
-              RuntimeSettings settings = predictor.runtime;
-              settings.targets = {pair.target};
-              settings.seed += k;
-              auto draw = open_terramind_window_model(settings);
-              generate_scene(inputs, *draw, {TargetRequest(pair.target, out.string())});
-            } else {
-              generate_scene(inputs, *model, {TargetRequest(pair.target, out.string())});
-              score.generated = out.string();
-            }
+            generate_scene(inputs, *draws[k], {TargetRequest(pair.target, out.string())});
+            if (k == 0) score.generated = out.string();
             runs.push_back(read_image(out.string()));
           }
           generated = combine(runs, classes, class_count);

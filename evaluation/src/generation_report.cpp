@@ -22,6 +22,19 @@ namespace {
 
 json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
+// The metrics of one row, summary or per sample: class maps accuracy and mIoU, else the four.
+void add_metrics(json& e, bool classes, const ImageMetrics& m, double accuracy, double miou) {
+  if (classes) {
+    e["accuracy"] = number(accuracy);
+    e["miou"] = number(miou);
+  } else {
+    e["mae"] = number(m.mae);
+    e["rmse"] = number(m.rmse);
+    e["psnr"] = number(m.psnr);
+    e["ssim"] = number(m.ssim);
+  }
+}
+
 }  // namespace
 
 std::string fixed_text(double v, int digits) {
@@ -93,6 +106,18 @@ std::string inline_quicklook(const std::string& raster, const std::string& modal
          "</figcaption></figure>";
 }
 
+namespace {
+// Table cells of one row: MAE, RMSE, PSNR, SSIM, accuracy, mIoU ("-" where they do not apply).
+std::string metric_cells(bool classes, const ImageMetrics& m, double accuracy, double miou) {
+  const auto cell = [](const std::string& text) { return "<td>" + text + "</td>"; };
+  if (classes)
+    return cell("-") + cell("-") + cell("-") + cell("-") + cell(fixed_text(accuracy, 3)) +
+           cell(fixed_text(miou, 3));
+  return cell(fixed_text(m.mae, 4)) + cell(fixed_text(m.rmse, 4)) + cell(fixed_text(m.psnr, 2)) +
+         cell(fixed_text(m.ssim, 3)) + cell("-") + cell("-");
+}
+}  // namespace
+
 void write_generation_report(const GenerationEvalReport& report,
                              const GenerationEvalOptions& options, const std::string& folder,
                              const std::string& title, const std::string& note,
@@ -132,29 +157,13 @@ void write_generation_report(const GenerationEvalReport& report,
   for (const auto& s : report.summary) {
     json e{
         {"pair", s.pair}, {"predictor", s.predictor}, {"target", s.target}, {"samples", s.samples}};
-    if (s.classes) {
-      e["accuracy"] = number(s.accuracy);
-      e["miou"] = number(s.miou);
-    } else {
-      e["mae"] = number(s.mean.mae);
-      e["rmse"] = number(s.mean.rmse);
-      e["psnr"] = number(s.mean.psnr);
-      e["ssim"] = number(s.mean.ssim);
-    }
+    add_metrics(e, s.classes, s.mean, s.accuracy, s.miou);
     j["summary"].push_back(e);
   }
   for (const auto& s : report.samples) {
     json e{{"sample", s.sample}, {"pair", s.pair}, {"predictor", s.predictor}};
-    if (s.classes) {
-      e["accuracy"] = number(s.accuracy);
-      e["miou"] = number(s.miou);
-    } else {
-      e["mae"] = number(s.metrics.mae);
-      e["rmse"] = number(s.metrics.rmse);
-      e["psnr"] = number(s.metrics.psnr);
-      e["ssim"] = number(s.metrics.ssim);
-      e["pixels"] = s.metrics.pixels;
-    }
+    add_metrics(e, s.classes, s.metrics, s.accuracy, s.miou);
+    if (!s.classes) e["pixels"] = s.metrics.pixels;
     if (!s.generated.empty()) e["generated"] = s.generated;
     j["per_sample"].push_back(e);
   }
@@ -178,14 +187,7 @@ void write_generation_report(const GenerationEvalReport& report,
   for (const auto& s : report.summary) {
     html << "<tr><td>" << html_escape(s.pair) << "</td><td>" << html_escape(s.predictor)
          << "</td><td>" << s.samples << "</td>";
-    if (s.classes)
-      html << "<td>-</td><td>-</td><td>-</td><td>-</td><td>" << fixed_text(s.accuracy, 3)
-           << "</td><td>" << fixed_text(s.miou, 3) << "</td>";
-    else
-      html << "<td>" << fixed_text(s.mean.mae, 4) << "</td><td>" << fixed_text(s.mean.rmse, 4)
-           << "</td><td>" << fixed_text(s.mean.psnr, 2) << "</td><td>" << fixed_text(s.mean.ssim, 3)
-           << "</td><td>-</td><td>-</td>";
-    html << "</tr>\n";
+    html << metric_cells(s.classes, s.mean, s.accuracy, s.miou) << "</tr>\n";
   }
   html << "</table>\n<p>MAE and RMSE in the target's physical units (NDVI, dB, classes). "
        << "PSNR: 20 log10(L / RMSE), L the truth's per-band max - min. SSIM: Gaussian 11x11 "
@@ -196,14 +198,7 @@ void write_generation_report(const GenerationEvalReport& report,
   for (const auto& s : report.samples) {
     html << "<tr><td>" << html_escape(s.sample) << "</td><td>" << html_escape(s.pair) << "</td><td>"
          << html_escape(s.predictor) << "</td>";
-    if (s.classes)
-      html << "<td>-</td><td>-</td><td>-</td><td>-</td><td>" << fixed_text(s.accuracy, 3)
-           << "</td><td>" << fixed_text(s.miou, 3) << "</td>";
-    else
-      html << "<td>" << fixed_text(s.metrics.mae, 4) << "</td><td>" << fixed_text(s.metrics.rmse, 4)
-           << "</td><td>" << fixed_text(s.metrics.psnr, 2) << "</td><td>"
-           << fixed_text(s.metrics.ssim, 3) << "</td><td>-</td><td>-</td>";
-    html << "</tr>\n";
+    html << metric_cells(s.classes, s.metrics, s.accuracy, s.miou) << "</tr>\n";
   }
   html << "</table>\n<h2>Quicklooks</h2>\n";
   const std::string pngs = (fs::path(options.work_dir) / "quicklooks").string();

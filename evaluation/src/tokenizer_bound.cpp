@@ -11,14 +11,27 @@
 
 namespace terramind::eval {
 
-Image tokenizer_reconstruction(const std::string& model, const std::string& target,
-                               const Image& truth, std::int64_t diffusion_steps,
-                               std::int64_t seed) {
+struct TokenizerBound::Impl {
+  ImageTokenizer tokenizer;
+};
+
+namespace {
+ImageTokenizer target_tokenizer(const std::string& model, const std::string& target) {
   const ModelCard card = ModelCard::from_file(resolve_model_argument(model, {target}));
   const auto it = card.tokenizers.find(target);
   if (it == card.tokenizers.end())
     throw std::invalid_argument(model + ": the card names no " + target + " tokenizer");
-  const ImageTokenizer tokenizer = ImageTokenizer::open(it->second);
+  return ImageTokenizer::open(it->second);
+}
+}  // namespace
+
+TokenizerBound::TokenizerBound(const std::string& model, const std::string& target)
+    : impl_(std::make_unique<Impl>(Impl{target_tokenizer(model, target)})) {}
+TokenizerBound::~TokenizerBound() = default;
+
+Image TokenizerBound::reconstruct(const Image& truth, std::int64_t diffusion_steps,
+                                  std::int64_t seed) const {
+  const ImageTokenizer& tokenizer = impl_->tokenizer;
   torch::NoGradGuard no_grad;
   at::Tensor x = torch::from_blob(const_cast<float*>(truth.values.data()),
                                   {1, truth.bands, truth.height, truth.width}, torch::kFloat32)

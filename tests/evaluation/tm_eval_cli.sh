@@ -52,6 +52,14 @@ grep -q '<img alt="truth" src="data:image/png;base64,' "$scratch/good/report.htm
   fail "report.html has no inlined quicklook"
 [ -f "$scratch/good/generated/fixture/S2L2A->LULC/637U_59R_1_3.tif" ] || fail "generated raster"
 
+# --mc: three draws per sample, each from its own seed (models opened once per draw).
+"$apps/tm_eval" generation --data "$data" --pair 'S2L2A->LULC' --model "fixture=$card" --mc 3 \
+  --temperature 1 --sample 637U_59R_1_3 --out "$scratch/mc" -q >"$scratch/mc.log" 2>&1 &&
+  [ -f "$scratch/mc/generated/fixture/S2L2A->LULC/637U_59R_1_3_mc2.tif" ] &&
+  ! cmp -s "$scratch/mc/generated/fixture/S2L2A->LULC/637U_59R_1_3.tif" \
+    "$scratch/mc/generated/fixture/S2L2A->LULC/637U_59R_1_3_mc1.tif" ||
+  { fail "--mc draws"; cat "$scratch/mc.log"; }
+
 # Bad inputs.
 mkdir -p "$scratch/misaligned/S2L2A" "$scratch/misaligned/LULC"
 ln -s "$data/S2L2A/282D_485L_3_3.tif" "$scratch/misaligned/S2L2A/a.tif"
