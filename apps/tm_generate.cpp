@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "scene_batch.h"
+#include "shared_options.h"
 #include "tm/ascii_strings.h"
 #include "tm/model.h"
 #include "tm/model_cache.h"
@@ -274,42 +275,6 @@ void write_summary_csv(const std::string& path, const std::vector<SceneResult>& 
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     std::remove(temp.c_str());
     throw RasterError("cannot write the summary " + path);
-  }
-}
-
-// The shared generation settings (tm/settings.h) as options: --window, --steps, --top-p ...,
-// with the table's names, defaults and help. Values stay text until apply_shared_options reads
-// them, as the plugin reads its keys. A boolean is a switch turning its default around
-// (--chain-targets; --no-clamp for a setting that is on by default).
-void add_shared_options(po::options_description& options) {
-  for (const Setting& setting : settings_table()) {
-    if (setting.option.empty()) continue;
-    if (setting.type == SettingType::kBoolean) {
-      const bool on = setting.default_value == "true";
-      options.add_options()(setting.option.c_str(), po::bool_switch(),
-                            ((on ? "do not " : "") + setting.help).c_str());
-    } else {
-      options.add_options()(setting.option.c_str(),
-                            po::value<std::string>()->default_value(setting.default_value),
-                            setting.help.c_str());
-    }
-  }
-}
-
-// Reads the shared options given on the command line; std::invalid_argument names the option.
-void apply_shared_options(const po::variables_map& vm, TilingOptions& tiling,
-                          RuntimeSettings& runtime) {
-  for (const Setting& setting : settings_table()) {
-    if (setting.option.empty() || !vm.count(setting.option) || vm[setting.option].defaulted())
-      continue;
-    const std::string shown = "--" + setting.option;
-    if (setting.type == SettingType::kBoolean) {
-      if (vm[setting.option].as<bool>())
-        apply_setting(setting, shown, setting.default_value == "true" ? "false" : "true", tiling,
-                      runtime);
-    } else {
-      apply_setting(setting, shown, vm[setting.option].as<std::string>(), tiling, runtime);
-    }
   }
 }
 

@@ -2,6 +2,7 @@
 // land-cover map) used by the demo, the tests and the benchmarks.
 #include <boost/program_options.hpp>
 #include <iostream>
+#include <vector>
 
 #include "synthetic_scene.h"
 #include "tm/tiling.h"
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
   po::options_description options("tm_make_sample: write the synthetic S2L2A sample scene");
   std::string out, lulc_out, format;
   sample::SceneSpec spec;
+  std::vector<double> origin;
   bool overwrite = false, quiet = false;
   options.add_options()("help,h", "show this help")(
       "out,o", po::value(&out), "output GeoTIFF (12-band UInt16 S2L2A, nodata 0)")(
@@ -73,6 +75,13 @@ int main(int argc, char** argv) {
       "size", po::value(&spec.width)->default_value(1024), "width and height in pixels")(
       "seed", po::value(&spec.seed)->default_value(42), "random seed (same seed, same file)")(
       "format", po::value(&format)->default_value("cog"), "cog or gtiff")(
+      "epsg", po::value(&spec.epsg)->default_value(spec.epsg), "CRS of the scene (EPSG code)")(
+      "origin", po::value(&origin)->multitoken(),
+      "X Y: map position of the upper-left corner (default 600000 5300000)")(
+      "pixel-size", po::value(&spec.pixel_size)->default_value(spec.pixel_size),
+      "pixel size in CRS units")(
+      "nodata-fraction", po::value(&spec.nodata_fraction)->default_value(spec.nodata_fraction),
+      "share of each side cut by the nodata wedge (0: none)")(
       "overwrite", po::bool_switch(&overwrite), "replace existing outputs")(
       "quiet,q", po::bool_switch(&quiet), "no progress output");
   po::variables_map vm;
@@ -97,6 +106,18 @@ int main(int argc, char** argv) {
   }
   if (format != "cog" && format != "gtiff") {
     std::cerr << "tm_make_sample: --format must be cog or gtiff\n";
+    return 2;
+  }
+  if (!origin.empty()) {
+    if (origin.size() != 2) {
+      std::cerr << "tm_make_sample: --origin takes X Y\n";
+      return 2;
+    }
+    spec.origin_x = origin[0];
+    spec.origin_y = origin[1];
+  }
+  if (!(spec.pixel_size > 0) || spec.nodata_fraction < 0 || spec.nodata_fraction >= 1) {
+    std::cerr << "tm_make_sample: --pixel-size must be positive and --nodata-fraction in [0, 1)\n";
     return 2;
   }
   spec.height = spec.width;

@@ -3,22 +3,18 @@
 
 #include <string>
 
-#include "tm_runtime_api.h"
+#include "runtime_library.h"
 
 namespace terramind::gdal_plugin {
 
-struct RuntimeLibrary {
-  std::string path;
-  const TmRuntimeApi* api = nullptr;
-};
+using terramind::RuntimeLibrary;
 
 // The runtime library to load: the TM_RUNTIME configuration option (or environment variable) when
 // set, else libtm_runtime.so in the folder of the plugin itself.
 std::string runtime_library_path();
 
-// Loads the runtime at runtime_library_path() once per process (it stays loaded: LibTorch does not
-// survive being unloaded) and checks its API version and ABI. Throws std::runtime_error naming the
-// file and the problem.
+// Loads the runtime at runtime_library_path() once per process and checks its API version and
+// ABI (load_runtime_library). Throws std::runtime_error naming the file and the problem.
 const RuntimeLibrary& load_runtime();
 
 }  // namespace terramind::gdal_plugin

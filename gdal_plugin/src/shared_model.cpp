@@ -38,17 +38,7 @@ std::shared_ptr<SharedModel> acquire_model(const GenerationSettings& settings) {
   std::lock_guard<std::mutex> lock(t.mutex);
   std::shared_ptr<SharedModel> model = t.models[key].lock();
   if (!model) {
-    char error[1024] = "";
-    WindowModel* opened = nullptr;
-    try {
-      opened = runtime.api->open_model(json.c_str(), error, sizeof(error));
-    } catch (...) {  // a runtime breaking its no-throw promise must not take the host down
-      throw std::runtime_error("the TM model runtime " + runtime.path +
-                               " failed to open the model");
-    }
-    if (!opened)
-      throw std::runtime_error(std::string("cannot open the model: ") +
-                               (error[0] ? error : "the runtime gave no reason"));
+    WindowModel* opened = open_runtime_model(runtime, json).release();
     model = std::make_shared<SharedModel>(runtime, opened);
     t.models[key] = model;
   }

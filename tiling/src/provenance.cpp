@@ -67,6 +67,9 @@ OutputProvenance output_provenance(const WindowModel& model, const std::vector<S
                                            {"WINDOW_OVERLAP", std::to_string(options.overlap)},
                                            {"BLENDING", to_string(options.weighting)},
                                            {"EDGE", to_string(options.edge)}};
+  if (options.grid_offset_x != 0 || options.grid_offset_y != 0)
+    items["GRID_OFFSET"] =
+        std::to_string(options.grid_offset_x) + "," + std::to_string(options.grid_offset_y);
   for (const auto& [key, value] : model.provenance()) items[key] = value;
   const std::string model_name =
       items.count("MODEL") ? items.at("MODEL") : std::string("a TerraMind model");

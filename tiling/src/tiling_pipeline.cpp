@@ -359,7 +359,9 @@ Token TiledRun::read_batch() {
       continue;
     }
     token->cells.push_back(cell);
-    token->inputs.windows.push_back(window);
+    token->inputs.windows.push_back({window.x + options_.grid_offset_x,
+                                     window.y + options_.grid_offset_y, window.width,
+                                     window.height});
   }
   const std::size_t kept = token->cells.size();
   token->valid.resize(kept * plane);

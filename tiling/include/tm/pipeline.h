@@ -114,6 +114,11 @@ struct TilingOptions {
   // Windows are regenerated from the last complete row on, with their own seeds, so the result
   // equals an uninterrupted run. Not with harmonise_offsets (its alignment chains every window).
   bool resume = false;
+  // Where this raster's pixel (0, 0) lies in a larger pixel grid (a mosaic's, tm/mosaic.h):
+  // windows reach the model at their position in that grid, so per-window seeds, and so the
+  // pixels, do not depend on which part of the grid a run covers. (0, 0): the raster is the grid.
+  int grid_offset_x = 0;
+  int grid_offset_y = 0;
 };
 
 struct TilingSummary {
