@@ -33,6 +33,8 @@ forbid "libtm uses GDAL, TBB, Boost or the tiling library" \
 forbid "tiling uses LibTorch, the model, the runtime or argument parsing" \
   "$torch|$model_headers|tm/runtime\\.h|tm/scene_tokenizing\\.h|boost/" tiling
 forbid "runtime uses GDAL or argument parsing" "$gdal|boost/" runtime
+forbid "mosaic uses LibTorch, the model, the runtime or argument parsing" \
+  "$torch|$model_headers|tm/runtime\\.h|boost/" mosaic
 forbid "tokenizing uses GDAL directly (raster I/O belongs to tiling) or argument parsing" \
   "$gdal|boost/" tokenizing
 forbid "the GDAL plugin uses LibTorch, the model or runtime sources (only tm_runtime_api.h)" \

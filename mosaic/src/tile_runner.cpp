@@ -69,8 +69,8 @@ json read_json(const std::string& path) {
   }
 }
 
-void write_json_atomically(const std::string& path, const json& j) {
-  const std::string temp = path + ".tm-partial-" + std::to_string(getpid());
+// Through `temp` (in the tile's work folder) and a rename.
+void write_json_atomically(const std::string& path, const std::string& temp, const json& j) {
   {
     std::ofstream out(temp);
     out << j.dump(1) << "\n";
@@ -240,8 +240,11 @@ void composite_modality(const MosaicPlan& plan, const MosaicTile& tile, const Pi
 }
 
 // The tile's own pixels of a generated context raster, as the tile raster (atomically).
+// The temporary file is made in the tile's work folder, which the next holder of the tile's lock
+// clears: a killed worker leaves nothing beside the finished tiles.
 void crop_tile(const std::string& context_raster, const PixelBox& context, const PixelBox& own,
-               const std::string& destination, const MosaicPlan& plan, bool classes) {
+               const std::string& destination, const std::string& temp, const MosaicPlan& plan,
+               bool classes) {
   GDALDatasetUniquePtr src(
       GDALDataset::Open(context_raster.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
   if (!src) throw MosaicError("cannot read the generated " + context_raster);
@@ -263,7 +266,6 @@ void crop_tile(const std::string& context_raster, const PixelBox& context, const
     args.AddString("-co");
     args.AddString("TILED=YES");
   }
-  const std::string temp = destination + ".tm-partial-" + std::to_string(getpid());
   GDALTranslateOptions* options = GDALTranslateOptionsNew(args.List(), nullptr);
   int usage_error = 0;
   CPLErrorReset();
@@ -274,9 +276,14 @@ void crop_tile(const std::string& context_raster, const PixelBox& context, const
     std::remove(temp.c_str());
     throw MosaicError("cannot write " + destination + ": " + CPLGetLastErrorMsg());
   }
-  if (std::rename(temp.c_str(), destination.c_str()) != 0) {
+  // Class names live in the GeoTIFF's .aux.xml sidecar (GDAL's PAM): it moves along.
+  std::error_code ec;
+  fs::remove(destination + ".aux.xml", ec);
+  if (fs::exists(temp + ".aux.xml")) fs::rename(temp + ".aux.xml", destination + ".aux.xml", ec);
+  if (ec || std::rename(temp.c_str(), destination.c_str()) != 0) {
     std::remove(temp.c_str());
-    throw MosaicError("cannot move " + destination + " into place: " + strerror(errno));
+    throw MosaicError("cannot move " + destination + " into place: " +
+                      (ec ? ec.message() : std::string(strerror(errno))));
   }
 }
 
@@ -338,7 +345,8 @@ TileResult make_tile(const MosaicPlan& plan, const MosaicPaths& paths, const Mos
   for (const auto& request : requests) {
     const std::string destination = paths.tile_raster(request.target, tile.index);
     fs::create_directories(fs::path(destination).parent_path());
-    crop_tile(request.path, context, own, destination, plan, model.spec(request.target).is_classes);
+    crop_tile(request.path, context, own, destination, work + "/" + request.target + ".tile.tif",
+              plan, model.spec(request.target).is_classes);
     result.outputs.push_back(fs::relative(destination, paths.folder).string());
   }
   return result;
@@ -434,8 +442,10 @@ RunReport run_shard(const MosaicPlan& plan, const MosaicPaths& paths, const Shar
         ++report.skipped;
       } else {
         // A killed worker's half-done files go first; markers of other settings go too.
-        fs::remove_all(paths.work(tile.index), ec);
-        fs::create_directories(paths.work(tile.index), ec);
+        const std::string work = paths.work(tile.index);
+        fs::remove_all(work, ec);
+        fs::create_directories(work, ec);
+        if (ec) throw MosaicError("cannot create " + work + ": " + ec.message());
         std::remove(done.c_str());
         std::remove(empty.c_str());
         const auto t0 = std::chrono::steady_clock::now();
@@ -447,7 +457,7 @@ RunReport run_shard(const MosaicPlan& plan, const MosaicPaths& paths, const Shar
                          {"shard", shard_name}, {"worker", worker},
                          {"finished", utc_now()}, {"seconds", outcome.seconds},
                          {"windows", made.windows}, {"outputs", made.outputs}};
-          write_json_atomically(made.empty ? empty : done, marker);
+          write_json_atomically(made.empty ? empty : done, work + "/marker.json", marker);
           std::remove(failed.c_str());
           outcome.state = made.empty ? "empty" : "made";
           ++(made.empty ? report.empty : report.made);
@@ -458,7 +468,7 @@ RunReport run_shard(const MosaicPlan& plan, const MosaicPaths& paths, const Shar
           outcome.state = "failed";
           outcome.error = e.what();
           ++report.failed;
-          write_json_atomically(failed, {{"hash", hash},
+          write_json_atomically(failed, work + "/marker.json", {{"hash", hash},
                                          {"tile", tile.index.name()},
                                          {"shard", shard_name},
                                          {"worker", worker},

@@ -257,3 +257,24 @@ TEST_F(Pipeline, RefusesBadRequestsBeforeAnyWork) {
   EXPECT_EQ(model.calls, 0);
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"input.tif"}) << "nothing written";
 }
+
+// A mosaic tile is a part of a larger pixel grid (tm/mosaic.h): its windows must reach the model
+// at their position in that grid, so seeds and pixels do not depend on where the part starts.
+TEST_F(Pipeline, GridOffsetPassesWindowsAtTheirGlobalPosition) {
+  const std::string input = dem_input(112, 112, position_code);
+  RecordingModel plain, shifted;
+  generate_scene({{input, "DEM"}}, plain, {{"DEM", dir.file("plain.tif")}}, small_options());
+  TilingOptions options = small_options();
+  options.grid_offset_x = 480;
+  options.grid_offset_y = -96;
+  generate_scene({{input, "DEM"}}, shifted, {{"DEM", dir.file("shifted.tif")}}, options);
+  ASSERT_EQ(plain.windows_seen.size(), shifted.windows_seen.size());
+  for (std::size_t i = 0; i < plain.windows_seen.size(); ++i) {
+    EXPECT_EQ(shifted.windows_seen[i].x, plain.windows_seen[i].x + 480);
+    EXPECT_EQ(shifted.windows_seen[i].y, plain.windows_seen[i].y - 96);
+    EXPECT_EQ(shifted.windows_seen[i].width, plain.windows_seen[i].width);
+  }
+  // The raster itself is not moved: same grid, same pixels (the model ignores positions).
+  EXPECT_EQ(read_band(dir.file("plain.tif")), read_band(dir.file("shifted.tif")));
+  EXPECT_EQ(inspect_raster(dir.file("shifted.tif")).provenance.at("GRID_OFFSET"), "480,-96");
+}
