@@ -108,8 +108,9 @@ void bench_running(const std::string& dir, const std::vector<int>& per_zone, int
         spec.width = spec.height = scene_px;
         spec.seed = ++seed;
         spec.epsg = 32600 + zone;
-        spec.origin_x = (zone == 31 ? 716000.0 : 277000.0) + (k % 8) * (scene_px - 32) * 10.0;
-        spec.origin_y = 5322000.0 - (k / 8) * (scene_px - 32) * 10.0;
+        // One row per zone, 32 px of overlap: every size has the same share of shared tiles.
+        spec.origin_x = (zone == 31 ? 716000.0 : 277000.0) + k * (scene_px - 32) * 10.0;
+        spec.origin_y = 5322000.0;
         spec.nodata_fraction = 0.0;
         const sample::SyntheticScene scene(spec);
         RasterSpec raster;
@@ -154,13 +155,13 @@ void bench_running(const std::string& dir, const std::vector<int>& per_zone, int
 
 int main(int argc, char** argv) {
   std::string dir = "/tmp/bench_mosaic";
-  std::vector<int> plan_sides{18, 55, 175}, per_zone{4, 8, 16};
+  std::vector<int> plan_sides{10, 30, 95}, per_zone{4, 8, 16};
   int scene_px = 512, tile_px = 256;
   po::options_description options("bench_mosaic: tm_mosaic planning and running at growing sizes");
   options.add_options()("help,h", "show this help")(
       "dir", po::value(&dir)->default_value(dir), "scratch folder")(
       "plan-sides", po::value(&plan_sides)->multitoken(),
-      "planning: scene grids of N x N items (default 18 55 175: about 1 K, 10 K, 100 K tiles)")(
+      "planning: scene grids of N x N items (default 10 30 95: about 1 K, 10 K, 100 K tiles)")(
       "scenes-per-zone", po::value(&per_zone)->multitoken(),
       "running: scenes per UTM zone (default 4 8 16)")(
       "scene-size", po::value(&scene_px)->default_value(scene_px), "scene side in px")(

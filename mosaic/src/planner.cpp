@@ -102,6 +102,34 @@ void transform(OGRGeometry& geometry, const OGRSpatialReference& from,
     throw MosaicError("cannot transform " + what + " into the target CRS");
 }
 
+// Transformations into the target CRS, one per source CRS: creating one looks PROJ's database
+// up, which would otherwise dominate planning (thousands of scenes share a handful of CRSs).
+class TargetTransforms {
+ public:
+  explicit TargetTransforms(const OGRSpatialReference& target) : target_(target) {}
+  void apply(OGRGeometry& geometry, const std::string& source_wkt, const std::string& what) {
+    auto it = cache_.find(source_wkt);
+    if (it == cache_.end()) {
+      const OGRSpatialReference source = srs_of(source_wkt);
+      std::unique_ptr<OGRCoordinateTransformation> ct;
+      if (!source.IsSame(&target_))
+        ct.reset(OGRCreateCoordinateTransformation(&source, &target_));
+      it = cache_.emplace(source_wkt, Entry{std::move(ct), source.IsSame(&target_) != 0}).first;
+    }
+    if (it->second.identity) return;
+    if (!it->second.ct || geometry.transform(it->second.ct.get()) != OGRERR_NONE)
+      throw MosaicError("cannot transform " + what + " into the target CRS");
+  }
+
+ private:
+  struct Entry {
+    std::unique_ptr<OGRCoordinateTransformation> ct;
+    bool identity = false;
+  };
+  const OGRSpatialReference& target_;
+  std::map<std::string, Entry> cache_;
+};
+
 Geometry raster_footprint(const RasterHeader& h) {
   const double* g = h.gt;
   auto ring = std::make_unique<OGRLinearRing>();
@@ -246,6 +274,14 @@ MosaicPlan make_plan(const PlanRequest& r) {
   }
 
   // Footprints in the target CRS; scenes that cannot be placed are left out, with a warning.
+  TargetTransforms transforms(target);
+  OGRSpatialReference wgs84;
+  wgs84.importFromEPSG(4326);
+  wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  char* wgs84_text = nullptr;
+  wgs84.exportToWkt(&wgs84_text);
+  const std::string wgs84_wkt = wgs84_text ? wgs84_text : "";
+  CPLFree(wgs84_text);
   std::vector<Geometry> footprints;
   for (std::size_t i = 0; i < r.scenes.size(); ++i) {
     const MosaicScene& s = r.scenes[i];
@@ -254,13 +290,10 @@ MosaicPlan make_plan(const PlanRequest& r) {
       if (!s.footprint_source_wkt.empty()) {
         footprint.reset(OGRGeometryFactory::createFromGeoJson(s.footprint_source_wkt.c_str()));
         if (!footprint) throw MosaicError("its geometry is not valid GeoJSON");
-        OGRSpatialReference wgs84;
-        wgs84.importFromEPSG(4326);
-        wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-        transform(*footprint, wgs84, target, "the footprint of " + s.id);
+        transforms.apply(*footprint, wgs84_wkt, "the footprint of " + s.id);
       } else if (headers[i]) {
         footprint = raster_footprint(*headers[i]);
-        transform(*footprint, srs_of(headers[i]->crs_wkt), target, "the footprint of " + s.id);
+        transforms.apply(*footprint, headers[i]->crs_wkt, "the footprint of " + s.id);
       } else {
         throw MosaicError("it cannot be read (" + unreadable[i] + ")");
       }
