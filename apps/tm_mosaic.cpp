@@ -408,6 +408,7 @@ int assemble_command(int argc, char** argv) {
                 report.missing ? (" (" + std::to_string(report.missing) + " missing)").c_str()
                                : "");
     for (const auto& o : report.outputs) std::printf("wrote       %s\n", o.c_str());
+    for (const auto& n : report.notes) std::printf("note        %s\n", n.c_str());
   } catch (const std::exception& e) {
     std::cerr << "tm_mosaic assemble: " << e.what() << "\n";
     return 1;

@@ -1,7 +1,11 @@
 // Assembly: one VRT per target over the finished tiles, overviews, and optionally one COG.
 #include <gdal_priv.h>
 #include <gdal_utils.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <algorithm>
 #include <cstdio>
@@ -146,6 +150,32 @@ std::string build_cog(const std::string& folder, const std::string& target,
   return path;
 }
 
+// What an interrupted assembly left (".mosaic_<T>.vrt.tm-partial-PID" of a process that no
+// longer runs) goes first.
+void remove_stale_assemblies(const std::string& folder) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    const auto at = name.rfind(".tm-partial-");
+    if (name.rfind(".mosaic_", 0) != 0 || at == std::string::npos) continue;
+    const int pid = std::atoi(name.c_str() + at + 12);
+    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) fs::remove(entry.path(), ec);
+  }
+}
+
+// The share of the mosaic's extent its tiles cover: disjoint chips around the world make a
+// sparse VRT that is fine to read but whose overviews or COG would be mostly empty pixels.
+double coverage(const MosaicPlan& plan, const std::vector<const MosaicTile*>& tiles) {
+  std::int64_t c0 = tiles.front()->index.col, c1 = c0, r0 = tiles.front()->index.row, r1 = r0;
+  for (const MosaicTile* t : tiles) {
+    c0 = std::min(c0, t->index.col);
+    c1 = std::max(c1, t->index.col);
+    r0 = std::min(r0, t->index.row);
+    r1 = std::max(r1, t->index.row);
+  }
+  return static_cast<double>(tiles.size()) / (static_cast<double>(c1 - c0 + 1) * (r1 - r0 + 1));
+}
+
 }  // namespace
 
 AssembleReport assemble_mosaic(const MosaicPlan& plan, const MosaicPaths& paths,
@@ -167,6 +197,18 @@ AssembleReport assemble_mosaic(const MosaicPlan& plan, const MosaicPaths& paths,
                       "--allow-incomplete");
   if (done.empty()) throw MosaicError("no tile is done yet: nothing to assemble");
   report.tiles = done.size();
+  remove_stale_assemblies(paths.folder);
+  const double covered = coverage(plan, done);
+  const bool sparse = covered < kSparseCoverage;
+  const std::string share = CPLSPrintf("%.3g %%", 100 * covered);
+  if (sparse && options.cog)
+    throw MosaicError("the finished tiles cover " + share +
+                      " of the mosaic's extent (scenes far apart): one COG would be mostly empty "
+                      "pixels; use the VRTs (assemble without --cog), or plan the regions "
+                      "separately");
+  if (sparse && options.overviews)
+    report.notes.push_back("no overviews: the tiles cover " + share +
+                           " of the mosaic's extent, overviews would be mostly empty pixels");
   for (const auto& target : plan.targets) {
     std::vector<std::string> rasters;
     for (const MosaicTile* tile : done) {
@@ -179,7 +221,8 @@ AssembleReport assemble_mosaic(const MosaicPlan& plan, const MosaicPaths& paths,
     const std::string vrt = build_vrt(paths.folder, target, rasters);
     report.outputs.push_back(vrt);
     const bool classes = is_class_raster(vrt);
-    if (options.overviews)
+    if (!options.overviews || sparse) std::remove((vrt + ".ovr").c_str());  // not an old one
+    if (options.overviews && !sparse)
       if (const std::string ovr = build_overviews(vrt, classes); !ovr.empty())
         report.outputs.push_back(ovr);
     if (options.cog) report.outputs.push_back(build_cog(paths.folder, target, vrt, classes));

@@ -133,8 +133,9 @@ double kernel_scale(const RasterInfo& scene, const MosaicPlan& plan) {
 }
 
 // One modality of the tile's scenes, warped onto the context's pixels and composited by the rule
-// into a Float32 raster (NaN: no scene holds data), written to `path` (/vsimem/).
-void composite_modality(const MosaicPlan& plan, const MosaicTile& tile, const PixelBox& context,
+// into a Float32 raster (NaN: no scene holds data), written to `path` (/vsimem/). Returns the
+// number of values that hold data.
+std::size_t composite_modality(const MosaicPlan& plan, const MosaicTile& tile, const PixelBox& context,
                         const Modality& modality, const std::string& path) {
   const int w = static_cast<int>(context.width()), h = static_cast<int>(context.height());
   const int bands = modality.channels();
@@ -220,6 +221,8 @@ void composite_modality(const MosaicPlan& plan, const MosaicTile& tile, const Pi
   if (plan.rule == CompositeRule::kMean)
     for (std::size_t i = 0; i < out.size(); ++i)
       if (counts[i]) out[i] = static_cast<float>(sums[i] / counts[i]);
+  std::size_t valid = 0;
+  for (const float v : out) valid += !std::isnan(v);
 
   GDALDriver* gtiff = GetGDALDriverManager()->GetDriverByName("GTiff");
   GDALDatasetUniquePtr ds(gtiff->Create(path.c_str(), w, h, bands, GDT_Float32, nullptr));
@@ -237,6 +240,7 @@ void composite_modality(const MosaicPlan& plan, const MosaicTile& tile, const Pi
   if (ds->RasterIO(GF_Write, 0, 0, w, h, out.data(), w, h, GDT_Float32, bands, nullptr, 0, 0, 0,
                    nullptr) != CE_None)
     throw MosaicError("cannot write " + path);
+  return valid;
 }
 
 // The tile's own pixels of a generated context raster, as the tile raster (atomically).
@@ -315,16 +319,22 @@ TileResult make_tile(const MosaicPlan& plan, const MosaicPaths& paths, const Mos
       for (const auto& f : files) VSIUnlink(f.c_str());
     }
   } cleanup;
+  std::size_t valid = 0;
   for (const auto& m : modalities) {
     const std::string path = vsimem + m + ".tif";
     cleanup.files.push_back(path);
-    composite_modality(plan, tile, context, ModalityRegistry::instance().get(m), path);
+    valid += composite_modality(plan, tile, context, ModalityRegistry::instance().get(m), path);
     // Provenance names the scenes (INPUT_<modality>), not the tile's in-memory composite.
     std::vector<std::string> scene_paths;
     for (int s : tile.scenes)
       if (const auto it = plan.scenes[s].inputs.find(m); it != plan.scenes[s].inputs.end())
         scene_paths.push_back(it->second);
     inputs.emplace_back(path, m, join(scene_paths, ";"));
+  }
+  TileResult result;
+  if (valid == 0) {  // the scenes hold no data here (nodata chips, swath gaps): nothing to keep
+    result.empty = true;
+    return result;
   }
   const std::string work = paths.work(tile.index);
   std::vector<TargetRequest> requests;
@@ -336,7 +346,6 @@ TileResult make_tile(const MosaicPlan& plan, const MosaicPaths& paths, const Mos
   tiling.write.overwrite = true;
   tiling.progress = options.window_progress;
   const TilingSummary summary = generate_scene(inputs, model, requests, tiling);
-  TileResult result;
   result.windows = summary.inferred;
   if (summary.inferred == 0) {  // every window all nodata: nothing to keep
     result.empty = true;

@@ -152,5 +152,23 @@ grep -q "failed  c.*z31_22" "$scratch/broken_status.log" || { fail "status lists
 done_tiles=$(awk '$1 == "all" {print $3}' "$scratch/broken_status.log")
 [ "${done_tiles:-0}" -gt 3 ] || fail "the tiles without the broken scene were not made (${done_tiles:-0})"
 
+# Scenes without data (all nodata) give empty tiles: a marker, no raster. Scenes far apart give a
+# sparse mosaic: VRTs, but neither overviews nor one COG of empty pixels.
+mkdir -p "$scratch/far"
+"$make_sample" -o "$scratch/far/a.tif" --size 64 --seed 1 --origin 600000 5300000 --format gtiff -q
+"$make_sample" -o "$scratch/far/b.tif" --size 64 --seed 2 --origin 600000 6300000 --format gtiff -q
+gdal_translate -q -scale 0 65535 0 0 "$scratch/far/a.tif" "$scratch/far/empty.tif"
+"$mosaic" plan "$scratch/far/empty.tif" --out "$scratch/empty" --tile-size 64 --window 64 --overlap 16 \
+  --to LULC --runtime "$runtime" --model synthetic >/dev/null 2>&1 &&
+  "$mosaic" run "$scratch/empty" -q >"$scratch/empty.log" 2>&1 || { fail "empty run"; cat "$scratch/empty.log"; }
+grep -q " 0 made, 0 already done, [1-9][0-9]* empty" "$scratch/empty.log" || { fail "empty tiles"; cat "$scratch/empty.log"; }
+[ -z "$(ls "$scratch/empty/tiles/LULC" 2>/dev/null)" ] || fail "an empty tile got a raster"
+"$mosaic" plan "$scratch/far/a.tif" "$scratch/far/b.tif" --out "$scratch/sparse" --tile-size 64 \
+  --window 64 --overlap 16 --to LULC --runtime "$runtime" --model synthetic >/dev/null 2>&1 &&
+  "$mosaic" run "$scratch/sparse" -q >/dev/null 2>&1 || fail "sparse run"
+expect_error sparse_cog 1 "cover .* of the mosaic's extent" "$mosaic" assemble "$scratch/sparse" --cog
+"$mosaic" assemble "$scratch/sparse" >"$scratch/sparse.log" 2>&1 || fail "sparse assemble"
+grep -q "no overviews" "$scratch/sparse.log" || { fail "sparse note"; cat "$scratch/sparse.log"; }
+
 [ "$failures" = 0 ] && echo "tm_mosaic_cli: all checks passed ($tiles tiles, $kills workers killed)"
 exit $((failures > 0))

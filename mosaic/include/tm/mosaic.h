@@ -281,15 +281,20 @@ struct AssembleOptions {
   bool allow_incomplete = false;          // assemble what is done even if tiles are missing
 };
 
+// Below this share of the mosaic's extent covered by tiles (scenes far apart), assembly makes no
+// overviews and refuses one COG: they would be mostly empty pixels.
+constexpr double kSparseCoverage = 0.05;
+
 struct AssembleReport {
   std::vector<std::string> outputs;  // VRT (+ .ovr) and COG paths
+  std::vector<std::string> notes;    // what was left out and why
   std::size_t tiles = 0;             // tile rasters per target
   std::size_t missing = 0;           // pending / failed / stale tiles
 };
 
 // mosaic_<TARGET>.vrt over every finished tile (class targets keep colour table and class
 // names), overviews, and mosaic_<TARGET>.tif as COG on request. Throws MosaicError when tiles are
-// missing (unless allow_incomplete) or none is done.
+// missing (unless allow_incomplete), none is done, or a COG is asked of a sparse mosaic.
 AssembleReport assemble_mosaic(const MosaicPlan& plan, const MosaicPaths& paths,
                                const AssembleOptions& options = {});
 
