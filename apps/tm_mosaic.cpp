@@ -31,7 +31,7 @@ constexpr const char* kUsage =
     "the tiles of one shard (Slurm SLURM_ARRAY_TASK_ID, Kubernetes JOB_COMPLETION_INDEX, AWS\n"
     "AWS_BATCH_JOB_ARRAY_INDEX, or --shard), skipping finished ones, so any number of workers\n"
     "and reruns can share DIR; assemble writes mosaic_<TARGET>.vrt (+ overviews, --cog a COG).\n"
-    "Run `tm_mosaic COMMAND --help` for a command's options.\n";
+    "`tm_mosaic COMMAND --help` shows one command's options; all of them follow.\n";
 
 int usage_error(const std::string& command, const std::string& message) {
   std::cerr << "tm_mosaic " << command << ": " << message << " (see tm_mosaic " << command
@@ -84,7 +84,7 @@ int plan_command(int argc, char** argv) {
       "lists (STAC-like FeatureCollection / ItemCollection: id, properties.datetime, geometry in\n"
       "EPSG:4326, assets keyed by modality). Tiles are squares of the target grid anchored at\n"
       "the CRS origin (names c<col>_r<row>); each is generated over the windows that touch it,\n"
-      "so tiles meet without seams.\n\noptions");
+      "so tiles meet without seams.\n\nplan options");
   options.add_options()("help,h", "show this help")(
       "scenes", po::value(&sources)->multitoken(), "the scenes (also as positional arguments)")(
       "modality", po::value(&modality)->default_value(modality),
@@ -249,7 +249,7 @@ int run_command(int argc, char** argv) {
       "SLURM_ARRAY_TASK_COUNT), JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or\n"
       "AWS_BATCH_JOB_ARRAY_INDEX, with --shards or TM_SHARD_COUNT for the count; else all tiles.\n"
       "Finished tiles are skipped, tiles another live worker holds are left to it, a killed\n"
-      "worker's tile is made again. Exit 1 when a tile failed (the others are done).\n\noptions");
+      "worker's tile is made again. Exit 1 when a tile failed (the others are done).\n\nrun options");
   options.add_options()("help,h", "show this help")("folder", po::value(&folder),
                                                     "the mosaic folder (tm_mosaic plan --out)")(
       "shard", po::value(&shard), "this worker's shard index, from 0")(
@@ -315,7 +315,7 @@ int status_command(int argc, char** argv) {
   bool as_json = false;
   po::options_description options(
       "tm_mosaic status: done / failed / pending tiles per shard\n\n"
-      "usage: tm_mosaic status DIR [--shards N] [--json]\n\noptions");
+      "usage: tm_mosaic status DIR [--shards N] [--json]\n\nstatus options");
   options.add_options()("help,h", "show this help")("folder", po::value(&folder),
                                                     "the mosaic folder")(
       "shards", po::value(&shards)->default_value(1), "group the tiles as N shards")(
@@ -379,7 +379,7 @@ int assemble_command(int argc, char** argv) {
   bool no_overviews = false;
   po::options_description options(
       "tm_mosaic assemble: mosaic_<TARGET>.vrt over the finished tiles\n\n"
-      "usage: tm_mosaic assemble DIR [--cog]\n\noptions");
+      "usage: tm_mosaic assemble DIR [--cog]\n\nassemble options");
   options.add_options()("help,h", "show this help")("folder", po::value(&folder),
                                                     "the mosaic folder")(
       "cog", po::bool_switch(&assemble.cog), "also write mosaic_<TARGET>.tif as one COG")(
@@ -422,6 +422,13 @@ int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;
+    // Every command's options, for one page (and the man page made from it).
+    for (auto* run : {plan_command, run_command, status_command, assemble_command}) {
+      char name[] = "tm_mosaic", help[] = "--help";
+      char* args[] = {name, help, nullptr};
+      std::cout << "\n";
+      run(2, args);
+    }
     return 0;
   }
   if (command == "--version") {

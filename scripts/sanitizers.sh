@@ -113,6 +113,15 @@ lsan generate_batch_resume_quicklook 0 "$apps/tm_generate" --input S2L2A="$scrat
   --summary "$scratch/batch_out/summary.csv"
 lsan eval_generation 0 "$apps/tm_eval" generation --data "$samples" --pair 'S2L2A->LULC' \
   --model "$card" --out "$scratch/eval" -q
+lsan mosaic_plan_mixed_crs 1 "$apps/tm_mosaic" plan "$scratch/batch_in" --out "$scratch/mixed" \
+  --to LULC --model "$card"
+lsan mosaic_plan 0 "$apps/tm_mosaic" plan "$scratch/batch_in/282D_485L_3_3.tif" \
+  --out "$scratch/mosaic" --to LULC --model "$card" --tile-size 128 --greedy
+lsan mosaic_run 0 "$apps/tm_mosaic" run "$scratch/mosaic" --shard 0 --shards 2 -q
+lsan mosaic_run_other_shard 0 "$apps/tm_mosaic" run "$scratch/mosaic" --shard 1 --shards 2 -q
+lsan mosaic_status 0 "$apps/tm_mosaic" status "$scratch/mosaic" --shards 2
+lsan mosaic_assemble 0 "$apps/tm_mosaic" assemble "$scratch/mosaic" --cog
+lsan mosaic_bad_shard 1 "$apps/tm_mosaic" run "$scratch/mosaic" --shard 2 --shards 2
 lsan generate_bad_model 1 "$apps/tm_generate" --input S2L2A="$scene" --to LULC \
   --model "$fixtures/fsq.pt" --out-dir "$scratch/none"
 echo "== Leak checks: $(($(date +%s) - tested)) s; total $(($(date +%s) - start)) s"

@@ -15,7 +15,8 @@ help=$("$tool_exe" --help)
 listing=$("$info_exe")
 
 # "  -i [ --input ] arg    ..." / "  --window arg (=224)  ..." / "  --greedy   ..."
-table=$(awk '/^options:$/ { on = 1; next } on && /^  -/ {
+# Tools with commands (tm_mosaic) list "<command> options:" sections: their options are merged.
+table=$(awk '/^([a-z]+ )?options:$/ { on = 1; next } on && /^  -/ {
     s = $0; sub(/^  /, "", s)
     short = ""; long = ""
     if (match(s, /^-[A-Za-z0-9] \[ --[A-Za-z0-9_-]+ \]/)) {
@@ -26,7 +27,7 @@ table=$(awk '/^options:$/ { on = 1; next } on && /^  -/ {
     kind = "flag"
     if (s ~ /^ arg \(=-?[0-9][0-9.]*\)/) kind = "number"
     else if (s ~ /^ arg/) kind = "value"
-    print long, (short == "" ? "-" : short), kind }' <<<"$help")
+    if (!seen[long]++) print long, (short == "" ? "-" : short), kind }' <<<"$help")
 [ -n "$table" ] || { echo "$tool: no options found in --help" >&2; exit 1; }
 
 # Raster modalities (pixel and image-token kinds) and those the model can generate.

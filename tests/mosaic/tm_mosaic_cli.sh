@@ -170,5 +170,33 @@ expect_error sparse_cog 1 "cover .* of the mosaic's extent" "$mosaic" assemble "
 "$mosaic" assemble "$scratch/sparse" >"$scratch/sparse.log" 2>&1 || fail "sparse assemble"
 grep -q "no overviews" "$scratch/sparse.log" || { fail "sparse note"; cat "$scratch/sparse.log"; }
 
+# Overlapping scenes of different dates from a JSON item list: first = the earlier scene's pixels,
+# latest = the later one's, mean = neither.
+mkdir -p "$scratch/dated"
+for seed in 1 2; do
+  "$make_sample" -o "$scratch/dated/s$seed.tif" --size 96 --seed $seed --nodata-fraction 0 --format gtiff -q
+done
+cat >"$scratch/dated/items.json" <<JSON
+{"type": "FeatureCollection", "features": [
+ {"id": "later", "properties": {"datetime": "2024-06-01T00:00:00Z"}, "assets": {"S2L2A": {"href": "s2.tif"}}},
+ {"id": "earlier", "properties": {"datetime": "2024-01-01T00:00:00Z"}, "assets": {"S2L2A": {"href": "s1.tif"}}}]}
+JSON
+dated=(--tile-size 64 --window 64 --overlap 16 --to S1GRD --runtime "$runtime" --model synthetic)
+for rule in first latest mean; do
+  "$mosaic" plan "$scratch/dated/items.json" --out "$scratch/rule_$rule" --rule $rule "${dated[@]}" >/dev/null 2>&1 &&
+    "$mosaic" run "$scratch/rule_$rule" -q >/dev/null 2>&1 &&
+    "$mosaic" assemble "$scratch/rule_$rule" --no-overviews >/dev/null 2>&1 || fail "rule $rule"
+done
+for seed in 1 2; do
+  "$mosaic" plan "$scratch/dated/s$seed.tif" --out "$scratch/alone_$seed" "${dated[@]}" >/dev/null 2>&1 &&
+    "$mosaic" run "$scratch/alone_$seed" -q >/dev/null 2>&1 &&
+    "$mosaic" assemble "$scratch/alone_$seed" --no-overviews >/dev/null 2>&1 || fail "scene $seed alone"
+done
+same() { /usr/bin/python3 "$(dirname "$0")/compare_mosaics.py" "$1/mosaic_S1GRD.vrt" "$2/mosaic_S1GRD.vrt" >/dev/null 2>&1; }
+same "$scratch/rule_first" "$scratch/alone_1" || fail "rule first: not the earlier scene's pixels"
+same "$scratch/rule_latest" "$scratch/alone_2" || fail "rule latest: not the later scene's pixels"
+same "$scratch/rule_mean" "$scratch/alone_1" && fail "rule mean: the earlier scene's pixels"
+same "$scratch/rule_mean" "$scratch/alone_2" && fail "rule mean: the later scene's pixels"
+
 [ "$failures" = 0 ] && echo "tm_mosaic_cli: all checks passed ($tiles tiles, $kills workers killed)"
 exit $((failures > 0))
