@@ -73,8 +73,8 @@ std::string absolute_if_file(const std::string& path) {
 // ---------------------------------------------------------------------------------------------
 int plan_command(int argc, char** argv) {
   std::vector<std::string> sources, tr, runtime_options;
-  std::string out, modality = "S2L2A", t_srs, bounds, bounds_crs, aoi, model, targets,
-                   runtime, rule = "first", resampling = "bilinear", format = "cog";
+  std::string out, modality = "S2L2A", t_srs, bounds, bounds_crs, aoi, model, targets, runtime,
+                   rule = "first", resampling = "bilinear", format = "cog";
   int tile_size = 1024;
   bool greedy = false, overwrite = false;
   po::options_description options(
@@ -85,15 +85,15 @@ int plan_command(int argc, char** argv) {
       "EPSG:4326, assets keyed by modality). Tiles are squares of the target grid anchored at\n"
       "the CRS origin (names c<col>_r<row>); each is generated over the windows that touch it,\n"
       "so tiles meet without seams.\n\nplan options");
-  options.add_options()("help,h", "show this help")(
-      "scenes", po::value(&sources)->multitoken(), "the scenes (also as positional arguments)")(
-      "modality", po::value(&modality)->default_value(modality),
-      "modality of plain raster files")("out,o", po::value(&out),
-                                        "the mosaic folder (made if missing)")(
+  options.add_options()("help,h", "show this help")("scenes", po::value(&sources)->multitoken(),
+                                                    "the scenes (also as positional arguments)")(
+      "modality", po::value(&modality)->default_value(modality), "modality of plain raster files")(
+      "out,o", po::value(&out), "the mosaic folder (made if missing)")(
       "t-srs", po::value(&t_srs), "target CRS (default: the scenes' one CRS)")(
-      "tr", po::value(&tr)->multitoken(), "xres [yres]: target pixel size (default: the first "
-                                          "scene's)")(
-      "tile-size", po::value(&tile_size)->default_value(tile_size), "output tile side in pixels")(
+      "tr", po::value(&tr)->multitoken(),
+      "xres [yres]: target pixel size (default: the first "
+      "scene's)")("tile-size", po::value(&tile_size)->default_value(tile_size),
+                  "output tile side in pixels")(
       "bounds", po::value(&bounds), "minx,miny,maxx,maxy: only tiles touching this box")(
       "bounds-crs", po::value(&bounds_crs), "CRS of --bounds (default: the target CRS)")(
       "aoi", po::value(&aoi), "vector file (OGR): only tiles touching its polygons")(
@@ -173,11 +173,12 @@ int plan_command(int argc, char** argv) {
       load_runtime_library(request.runtime_library);  // refuse a bad library now, not per worker
       request.model = model;
     } else {
-      request.model = model.empty() || model == "demo" ? default_model_card()
-                                                       : absolute_if_file(model);
+      request.model =
+          model.empty() || model == "demo" ? default_model_card() : absolute_if_file(model);
       if (request.model.empty())
-        throw std::invalid_argument("no --model given and the built-in demo model is not "
-                                    "installed");
+        throw std::invalid_argument(
+            "no --model given and the built-in demo model is not "
+            "installed");
     }
   } catch (const std::exception& e) {
     return usage_error("plan", e.what());
@@ -185,7 +186,8 @@ int plan_command(int argc, char** argv) {
   try {
     const MosaicPaths paths(out);
     if (fs::exists(paths.plan()) && !overwrite)
-      throw MosaicError(paths.plan() + " exists: a mosaic folder holds one plan (--overwrite "
+      throw MosaicError(paths.plan() +
+                        " exists: a mosaic folder holds one plan (--overwrite "
                         "replaces it; finished tiles of unchanged settings are kept)");
     request.scenes = read_scene_sources(sources, modality);
     for (auto& scene : request.scenes)
@@ -249,11 +251,12 @@ int run_command(int argc, char** argv) {
       "SLURM_ARRAY_TASK_COUNT), JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or\n"
       "AWS_BATCH_JOB_ARRAY_INDEX, with --shards or TM_SHARD_COUNT for the count; else all tiles.\n"
       "Finished tiles are skipped, tiles another live worker holds are left to it, a killed\n"
-      "worker's tile is made again. Exit 1 when a tile failed (the others are done).\n\nrun options");
+      "worker's tile is made again. Exit 1 when a tile failed (the others are done).\n\nrun "
+      "options");
   options.add_options()("help,h", "show this help")("folder", po::value(&folder),
                                                     "the mosaic folder (tm_mosaic plan --out)")(
-      "shard", po::value(&shard), "this worker's shard index, from 0")(
-      "shards", po::value(&shards), "the number of shards")(
+      "shard", po::value(&shard), "this worker's shard index, from 0")("shards", po::value(&shards),
+                                                                       "the number of shards")(
       "threads", po::value(&threads)->default_value(0), "threads (0: all cores)")(
       "worker", po::value(&worker), "this worker's name in markers (default host:pid)")(
       "quiet,q", po::bool_switch(&quiet), "no per-tile lines");
@@ -275,10 +278,9 @@ int run_command(int argc, char** argv) {
   try {
     const MosaicPaths paths(folder);
     const MosaicPlan plan = read_plan(paths.plan());
-    const Shard s = shard_from_environment(vm.count("shard") ? std::optional<int>(shard)
-                                                             : std::nullopt,
-                                           vm.count("shards") ? std::optional<int>(shards)
-                                                              : std::nullopt);
+    const Shard s =
+        shard_from_environment(vm.count("shard") ? std::optional<int>(shard) : std::nullopt,
+                               vm.count("shards") ? std::optional<int>(shards) : std::nullopt);
     OpenedModel model = open_plan_model(plan, threads);
     RunOptions run;
     run.threads = threads;
@@ -294,11 +296,12 @@ int run_command(int argc, char** argv) {
       };
     const RunReport report = run_shard(plan, paths, s, model.get(), run);
     const std::size_t tiles = report.tiles.size();
-    std::printf("shard %d of %d (%s): %zu tiles: %zu made, %zu already done, %zu empty, %zu busy "
-                "(another worker), %zu without input, %zu failed in %.1f s (%.2f tiles/s)\n",
-                s.index, s.count, s.source.c_str(), tiles, report.made, report.skipped,
-                report.empty, report.busy, report.no_input, report.failed, report.seconds,
-                report.made / std::max(report.seconds, 1e-9));
+    std::printf(
+        "shard %d of %d (%s): %zu tiles: %zu made, %zu already done, %zu empty, %zu busy "
+        "(another worker), %zu without input, %zu failed in %.1f s (%.2f tiles/s)\n",
+        s.index, s.count, s.source.c_str(), tiles, report.made, report.skipped, report.empty,
+        report.busy, report.no_input, report.failed, report.seconds,
+        report.made / std::max(report.seconds, 1e-9));
     return report.failed > 0 ? 1 : 0;
   } catch (const Interrupted&) {
     std::cerr << "\ntm_mosaic run: interrupted; the tile in hand is made again by the next run\n";
@@ -338,8 +341,8 @@ int status_command(int argc, char** argv) {
     const MosaicPlan plan = read_plan(paths.plan());
     const MosaicStatus status = mosaic_status(plan, paths, shards);
     auto row = [](const ShardStatus& s) {
-      return nlohmann::json{{"tiles", s.tiles},   {"done", s.done},       {"empty", s.empty},
-                            {"failed", s.failed}, {"pending", s.pending}, {"stale", s.stale},
+      return nlohmann::json{{"tiles", s.tiles},      {"done", s.done},       {"empty", s.empty},
+                            {"failed", s.failed},    {"pending", s.pending}, {"stale", s.stale},
                             {"no_input", s.no_input}};
     };
     if (as_json) {
@@ -352,8 +355,8 @@ int status_command(int argc, char** argv) {
       std::cout << j.dump(1) << "\n";
       return 0;
     }
-    std::printf("%-7s %7s %7s %7s %7s %7s %7s %9s\n", "shard", "tiles", "done", "empty",
-                "failed", "pending", "stale", "no input");
+    std::printf("%-7s %7s %7s %7s %7s %7s %7s %9s\n", "shard", "tiles", "done", "empty", "failed",
+                "pending", "stale", "no input");
     auto print = [](const std::string& name, const ShardStatus& s) {
       std::printf("%-7s %7zu %7zu %7zu %7zu %7zu %7zu %9zu\n", name.c_str(), s.tiles, s.done,
                   s.empty, s.failed, s.pending, s.stale, s.no_input);
@@ -404,9 +407,9 @@ int assemble_command(int argc, char** argv) {
     const MosaicPaths paths(folder);
     const MosaicPlan plan = read_plan(paths.plan());
     const AssembleReport report = assemble_mosaic(plan, paths, assemble);
-    std::printf("assembled   %zu tiles%s\n", report.tiles,
-                report.missing ? (" (" + std::to_string(report.missing) + " missing)").c_str()
-                               : "");
+    std::printf(
+        "assembled   %zu tiles%s\n", report.tiles,
+        report.missing ? (" (" + std::to_string(report.missing) + " missing)").c_str() : "");
     for (const auto& o : report.outputs) std::printf("wrote       %s\n", o.c_str());
     for (const auto& n : report.notes) std::printf("note        %s\n", n.c_str());
   } catch (const std::exception& e) {

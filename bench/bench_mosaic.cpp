@@ -6,8 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <iostream>
 #include <filesystem>
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "synthetic_scene.h"
@@ -54,13 +54,10 @@ class CheapModel : public WindowModel {
 };
 
 std::string square(double lon, double lat, double side) {
-  return nlohmann::json{{"type", "Polygon"},
-                        {"coordinates",
-                         {{{lon, lat},
-                           {lon + side, lat},
-                           {lon + side, lat + side},
-                           {lon, lat + side},
-                           {lon, lat}}}}}
+  return nlohmann::json{
+      {"type", "Polygon"},
+      {"coordinates",
+       {{{lon, lat}, {lon + side, lat}, {lon + side, lat + side}, {lon, lat + side}, {lon, lat}}}}}
       .dump();
 }
 
@@ -92,9 +89,10 @@ void bench_planning(const std::vector<int>& scene_sides) {
 
 void bench_running(const std::string& dir, const std::vector<int>& per_zone, int scene_px,
                    int tile_px) {
-  std::printf("\nrunning (%d-px synthetic scenes in UTM 31N and 32N -> EPSG:3035, %d-px tiles, "
-              "224-px windows, a cheap model)\n",
-              scene_px, tile_px);
+  std::printf(
+      "\nrunning (%d-px synthetic scenes in UTM 31N and 32N -> EPSG:3035, %d-px tiles, "
+      "224-px windows, a cheap model)\n",
+      scene_px, tile_px);
   std::printf("%8s %7s %9s %8s %12s\n", "scenes", "tiles", "seconds", "tiles/s", "ms per tile");
   for (int n : per_zone) {
     const std::string root = dir + "/run" + std::to_string(n);
@@ -125,7 +123,8 @@ void bench_running(const std::string& dir, const std::vector<int>& per_zone, int
         w.format = OutputFormat::kGTiff;
         const std::string path = root + "/scenes/s" + std::to_string(seed) + ".tif";
         AtomicRasterWriter writer(path, raster, w);
-        writer.write(PixelWindow{0, 0, scene_px, scene_px}, scene.reflectance_rows(0, scene_px).data());
+        writer.write(PixelWindow{0, 0, scene_px, scene_px},
+                     scene.reflectance_rows(0, scene_px).data());
         writer.commit();
         MosaicScene s;
         s.id = "s" + std::to_string(seed);
@@ -145,8 +144,8 @@ void bench_running(const std::string& dir, const std::vector<int>& per_zone, int
     const auto t0 = std::chrono::steady_clock::now();
     const RunReport report = run_shard(plan, MosaicPaths(root + "/mosaic"), Shard{}, model);
     const double s = seconds_since(t0);
-    std::printf("%8zu %7zu %9.1f %8.2f %12.0f\n", scenes.size(), report.made, s,
-                report.made / s, 1e3 * s / std::max<std::size_t>(report.made, 1));
+    std::printf("%8zu %7zu %9.1f %8.2f %12.0f\n", scenes.size(), report.made, s, report.made / s,
+                1e3 * s / std::max<std::size_t>(report.made, 1));
     fs::remove_all(root);
   }
 }
@@ -158,8 +157,8 @@ int main(int argc, char** argv) {
   std::vector<int> plan_sides{10, 30, 95}, per_zone{4, 8, 16};
   int scene_px = 512, tile_px = 256;
   po::options_description options("bench_mosaic: tm_mosaic planning and running at growing sizes");
-  options.add_options()("help,h", "show this help")(
-      "dir", po::value(&dir)->default_value(dir), "scratch folder")(
+  options.add_options()("help,h", "show this help")("dir", po::value(&dir)->default_value(dir),
+                                                    "scratch folder")(
       "plan-sides", po::value(&plan_sides)->multitoken(),
       "planning: scene grids of N x N items (default 10 30 95: about 1 K, 10 K, 100 K tiles)")(
       "scenes-per-zone", po::value(&per_zone)->multitoken(),

@@ -56,8 +56,7 @@ RuntimeModelPtr open_runtime_model(const RuntimeLibrary& runtime,
   try {
     opened = runtime.api->open_model(settings_json.c_str(), error, sizeof(error));
   } catch (...) {  // a runtime breaking its no-throw promise must not take the host down
-    throw std::runtime_error("the TM model runtime " + runtime.path +
-                             " failed to open the model");
+    throw std::runtime_error("the TM model runtime " + runtime.path + " failed to open the model");
   }
   if (!opened)
     throw std::runtime_error(std::string("cannot open the model: ") +

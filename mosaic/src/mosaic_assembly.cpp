@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <set>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "tm/ascii_strings.h"
 #include "tm/mosaic.h"
@@ -53,8 +53,8 @@ void rename_into_place(const std::string& temp, const std::string& path) {
 std::string build_vrt(const std::string& folder, const std::string& target,
                       const std::vector<std::string>& tiles) {
   const std::string path = folder + "/mosaic_" + target + ".vrt";
-  const std::string temp = folder + "/.mosaic_" + target + ".vrt.tm-partial-" +
-                           std::to_string(getpid());
+  const std::string temp =
+      folder + "/.mosaic_" + target + ".vrt.tm-partial-" + std::to_string(getpid());
   std::vector<std::string> absolute;
   for (const auto& t : tiles) absolute.push_back(folder + "/" + t);
   std::vector<const char*> names;
@@ -113,19 +113,19 @@ std::string build_overviews(const std::string& vrt, bool classes) {
   std::remove(ovr.c_str());
   if (levels.empty()) return "";
   CPLSetThreadLocalConfigOption("COMPRESS_OVERVIEW", "DEFLATE");
-  const CPLErr err = ds->BuildOverviews(classes ? "NEAREST" : "AVERAGE",
-                                        static_cast<int>(levels.size()), levels.data(), 0,
-                                        nullptr, nullptr, nullptr, nullptr);
+  const CPLErr err =
+      ds->BuildOverviews(classes ? "NEAREST" : "AVERAGE", static_cast<int>(levels.size()),
+                         levels.data(), 0, nullptr, nullptr, nullptr, nullptr);
   CPLSetThreadLocalConfigOption("COMPRESS_OVERVIEW", nullptr);
   if (err != CE_None) throw MosaicError("building overviews of " + vrt + " failed");
   return ovr;
 }
 
-std::string build_cog(const std::string& folder, const std::string& target,
-                      const std::string& vrt, bool classes) {
+std::string build_cog(const std::string& folder, const std::string& target, const std::string& vrt,
+                      bool classes) {
   const std::string path = folder + "/mosaic_" + target + ".tif";
-  const std::string temp = folder + "/.mosaic_" + target + ".tif.tm-partial-" +
-                           std::to_string(getpid());
+  const std::string temp =
+      folder + "/.mosaic_" + target + ".tif.tm-partial-" + std::to_string(getpid());
   GDALDatasetUniquePtr src(GDALDataset::Open(vrt.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
   CPLStringList args;
   for (const char* a : {"-of", "COG", "-co", "COMPRESS=DEFLATE", "-co", "BIGTIFF=IF_SAFER", "-co",
@@ -192,7 +192,8 @@ AssembleReport assemble_mosaic(const MosaicPlan& plan, const MosaicPaths& paths,
       ++report.missing;
   }
   if (report.missing > 0 && !options.allow_incomplete)
-    throw MosaicError(std::to_string(report.missing) + " tiles are not done (tm_mosaic status "
+    throw MosaicError(std::to_string(report.missing) +
+                      " tiles are not done (tm_mosaic status "
                       "lists them): run the missing shards, or assemble what is done with "
                       "--allow-incomplete");
   if (done.empty()) throw MosaicError("no tile is done yet: nothing to assemble");

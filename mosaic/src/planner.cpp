@@ -112,8 +112,7 @@ class TargetTransforms {
     if (it == cache_.end()) {
       const OGRSpatialReference source = srs_of(source_wkt);
       std::unique_ptr<OGRCoordinateTransformation> ct;
-      if (!source.IsSame(&target_))
-        ct.reset(OGRCreateCoordinateTransformation(&source, &target_));
+      if (!source.IsSame(&target_)) ct.reset(OGRCreateCoordinateTransformation(&source, &target_));
       it = cache_.emplace(source_wkt, Entry{std::move(ct), source.IsSame(&target_) != 0}).first;
     }
     if (it->second.identity) return;
@@ -323,7 +322,7 @@ MosaicPlan make_plan(const PlanRequest& r) {
     probe.width = probe.height = 1;
     probe.georef.crs_wkt = p.grid.crs_wkt;
     probe.georef.geotransform = {(all.MinX + all.MaxX) / 2, p.grid.res_x, 0.0,
-                                 (all.MinY + all.MaxY) / 2, 0.0, -p.grid.res_y};
+                                 (all.MinY + all.MaxY) / 2, 0.0,          -p.grid.res_y};
     probe.georef.has_geotransform = true;
     for (const auto& m : modalities) {
       const std::string why = resolution_mismatch(probe, ModalityRegistry::instance().get(m));
@@ -341,8 +340,8 @@ MosaicPlan make_plan(const PlanRequest& r) {
   for (std::size_t s = 0; s < p.scenes.size(); ++s) {
     OGREnvelope env;
     footprints[s]->getEnvelope(&env);
-    OGRPreparedGeometryUniquePtr prepared(OGRCreatePreparedGeometry(
-        OGRGeometry::ToHandle(footprints[s].get())));
+    OGRPreparedGeometryUniquePtr prepared(
+        OGRCreatePreparedGeometry(OGRGeometry::ToHandle(footprints[s].get())));
     const TileRange range = tile_range(p.grid, env, p.window_size + kMatchMarginPx);
     for (std::int64_t row = range.row0; row <= range.row1; ++row)
       for (std::int64_t col = range.col0; col <= range.col1; ++col) {
@@ -382,8 +381,8 @@ MosaicPlan make_plan(const PlanRequest& r) {
         if (!OGRPreparedGeometryIntersects(prepared.get(), OGRGeometry::ToHandle(box.get())))
           continue;
         Geometry overlap(box->Intersection(region.get()), &OGRGeometryFactory::destroyGeometry);
-        if (!overlap || overlap->IsEmpty() || wkbFlatten(overlap->getGeometryType()) ==
-                                                  wkbLineString)
+        if (!overlap || overlap->IsEmpty() ||
+            wkbFlatten(overlap->getGeometryType()) == wkbLineString)
           continue;
         MosaicTile tile{{col, row}, {}};
         if (holds_data.count({row, col})) {

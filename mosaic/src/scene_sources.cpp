@@ -95,8 +95,9 @@ void read_json_list(const std::string& path, std::vector<MosaicScene>& out) {
     }
   }
   if (!items->is_array())
-    throw MosaicError(path + ": expected a FeatureCollection, an ItemCollection or an array of "
-                             "items");
+    throw MosaicError(path +
+                      ": expected a FeatureCollection, an ItemCollection or an array of "
+                      "items");
   try {
     for (const json& item : *items)
       out.push_back(item_scene(item, fs::path(path).parent_path(), path));

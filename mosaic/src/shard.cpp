@@ -46,9 +46,9 @@ Shard shard_from_environment(std::optional<int> index, std::optional<int> count,
                         : 0;
     shard.index = parse_count("SLURM_ARRAY_TASK_ID", slurm) - min;
     shard.count = count ? *count
-              : env("SLURM_ARRAY_TASK_COUNT")
-                  ? parse_count("SLURM_ARRAY_TASK_COUNT", env("SLURM_ARRAY_TASK_COUNT"))
-                  : given_count("Slurm");
+                  : env("SLURM_ARRAY_TASK_COUNT")
+                      ? parse_count("SLURM_ARRAY_TASK_COUNT", env("SLURM_ARRAY_TASK_COUNT"))
+                      : given_count("Slurm");
     shard.source = "SLURM_ARRAY_TASK_ID";
   } else if (const char* k8s = env("JOB_COMPLETION_INDEX")) {
     shard.index = parse_count("JOB_COMPLETION_INDEX", k8s);

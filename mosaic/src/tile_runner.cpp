@@ -10,10 +10,10 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <set>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "tm/ascii_strings.h"
 #include "tm/mosaic.h"
@@ -135,8 +135,9 @@ double kernel_scale(const RasterInfo& scene, const MosaicPlan& plan) {
 // One modality of the tile's scenes, warped onto the context's pixels and composited by the rule
 // into a Float32 raster (NaN: no scene holds data), written to `path` (/vsimem/). Returns the
 // number of values that hold data.
-std::size_t composite_modality(const MosaicPlan& plan, const MosaicTile& tile, const PixelBox& context,
-                        const Modality& modality, const std::string& path) {
+std::size_t composite_modality(const MosaicPlan& plan, const MosaicTile& tile,
+                               const PixelBox& context, const Modality& modality,
+                               const std::string& path) {
   const int w = static_cast<int>(context.width()), h = static_cast<int>(context.height());
   const int bands = modality.channels();
   const std::size_t plane = static_cast<std::size_t>(w) * h;
@@ -170,8 +171,8 @@ std::size_t composite_modality(const MosaicPlan& plan, const MosaicTile& tile, c
     // being warped, which tile contexts of different sizes and positions need for identical
     // pixels.
     CPLStringList args;
-    for (const char* a : {"-of", "MEM", "-ot", "Float32", "-et", "0", "-dstnodata", "nan",
-                          "-wo", "UNIFIED_SRC_NODATA=YES"})
+    for (const char* a : {"-of", "MEM", "-ot", "Float32", "-et", "0", "-dstnodata", "nan", "-wo",
+                          "UNIFIED_SRC_NODATA=YES"})
       args.AddString(a);
     // GDAL derives the kernel's scale from each chunk's source window, which under
     // reprojection (rotated grids) differs with the extent warped: the scale is fixed instead,
@@ -195,16 +196,16 @@ std::size_t composite_modality(const MosaicPlan& plan, const MosaicTile& tile, c
     GDALDatasetH handle = GDALDataset::ToHandle(src.get());
     int usage_error = 0;
     CPLErrorReset();
-    GDALDatasetUniquePtr warped(GDALDataset::FromHandle(
-        GDALWarp("", nullptr, 1, &handle, options, &usage_error)));
+    GDALDatasetUniquePtr warped(
+        GDALDataset::FromHandle(GDALWarp("", nullptr, 1, &handle, options, &usage_error)));
     GDALWarpAppOptionsFree(options);
     if (!warped)
-      throw MosaicError("scene " + sc.id + ": warping " + source + " failed: " +
-                        CPLGetLastErrorMsg());
-    if (warped->RasterIO(GF_Read, 0, 0, w, h, scene.data(), w, h, GDT_Float32, bands, nullptr, 0,
-                         0, 0, nullptr) != CE_None)
-      throw MosaicError("scene " + sc.id + ": reading " + source + " failed: " +
-                        CPLGetLastErrorMsg());
+      throw MosaicError("scene " + sc.id + ": warping " + source +
+                        " failed: " + CPLGetLastErrorMsg());
+    if (warped->RasterIO(GF_Read, 0, 0, w, h, scene.data(), w, h, GDT_Float32, bands, nullptr, 0, 0,
+                         0, nullptr) != CE_None)
+      throw MosaicError("scene " + sc.id + ": reading " + source +
+                        " failed: " + CPLGetLastErrorMsg());
     // The scene's own nodata stays nodata (the warper keeps it when the source declares it).
     const std::optional<double> nodata = info.nodata;
     for (std::size_t i = 0; i < scene.size(); ++i) {
@@ -273,8 +274,8 @@ void crop_tile(const std::string& context_raster, const PixelBox& context, const
   GDALTranslateOptions* options = GDALTranslateOptionsNew(args.List(), nullptr);
   int usage_error = 0;
   CPLErrorReset();
-  GDALDatasetH out = GDALTranslate(temp.c_str(), GDALDataset::ToHandle(src.get()), options,
-                                   &usage_error);
+  GDALDatasetH out =
+      GDALTranslate(temp.c_str(), GDALDataset::ToHandle(src.get()), options, &usage_error);
   GDALTranslateOptionsFree(options);
   if (!out || !close_ok(out)) {
     std::remove(temp.c_str());
@@ -286,8 +287,8 @@ void crop_tile(const std::string& context_raster, const PixelBox& context, const
   if (fs::exists(temp + ".aux.xml")) fs::rename(temp + ".aux.xml", destination + ".aux.xml", ec);
   if (ec || std::rename(temp.c_str(), destination.c_str()) != 0) {
     std::remove(temp.c_str());
-    throw MosaicError("cannot move " + destination + " into place: " +
-                      (ec ? ec.message() : std::string(strerror(errno))));
+    throw MosaicError("cannot move " + destination +
+                      " into place: " + (ec ? ec.message() : std::string(strerror(errno))));
   }
 }
 
@@ -309,8 +310,7 @@ TileResult make_tile(const MosaicPlan& plan, const MosaicPaths& paths, const Mos
   for (int s : tile.scenes)
     for (const auto& [m, path] : plan.scenes[s].inputs)
       if (model.accepts_input(m)) modalities.insert(m);
-  if (modalities.empty())
-    throw MosaicError("the tile's scenes hold no input the model takes");
+  if (modalities.empty()) throw MosaicError("the tile's scenes hold no input the model takes");
   const std::string vsimem = "/vsimem/tm_mosaic/" + tile.index.name() + "/";
   std::vector<SceneInput> inputs;
   struct VsimemCleanup {
@@ -462,10 +462,14 @@ RunReport run_shard(const MosaicPlan& plan, const MosaicPaths& paths, const Shar
           const TileResult made = make_tile(plan, paths, tile, model, tiling, options);
           outcome.seconds =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-          json marker = {{"hash", hash},     {"tile", tile.index.name()},
-                         {"shard", shard_name}, {"worker", worker},
-                         {"finished", utc_now()}, {"seconds", outcome.seconds},
-                         {"windows", made.windows}, {"outputs", made.outputs}};
+          json marker = {{"hash", hash},
+                         {"tile", tile.index.name()},
+                         {"shard", shard_name},
+                         {"worker", worker},
+                         {"finished", utc_now()},
+                         {"seconds", outcome.seconds},
+                         {"windows", made.windows},
+                         {"outputs", made.outputs}};
           write_json_atomically(made.empty ? empty : done, work + "/marker.json", marker);
           std::remove(failed.c_str());
           outcome.state = made.empty ? "empty" : "made";
@@ -477,12 +481,13 @@ RunReport run_shard(const MosaicPlan& plan, const MosaicPaths& paths, const Shar
           outcome.state = "failed";
           outcome.error = e.what();
           ++report.failed;
-          write_json_atomically(failed, work + "/marker.json", {{"hash", hash},
-                                         {"tile", tile.index.name()},
-                                         {"shard", shard_name},
-                                         {"worker", worker},
-                                         {"time", utc_now()},
-                                         {"error", outcome.error}});
+          write_json_atomically(failed, work + "/marker.json",
+                                {{"hash", hash},
+                                 {"tile", tile.index.name()},
+                                 {"shard", shard_name},
+                                 {"worker", worker},
+                                 {"time", utc_now()},
+                                 {"error", outcome.error}});
         }
         fs::remove_all(paths.work(tile.index), ec);
       }

@@ -19,13 +19,10 @@ namespace {
 
 // A square footprint as GeoJSON (EPSG:4326), from its lower-left corner in degrees.
 std::string square(double lon, double lat, double side) {
-  return nlohmann::json{{"type", "Polygon"},
-                        {"coordinates",
-                         {{{lon, lat},
-                           {lon + side, lat},
-                           {lon + side, lat + side},
-                           {lon, lat + side},
-                           {lon, lat}}}}}
+  return nlohmann::json{
+      {"type", "Polygon"},
+      {"coordinates",
+       {{{lon, lat}, {lon + side, lat}, {lon + side, lat + side}, {lon, lat + side}, {lon, lat}}}}}
       .dump();
 }
 
@@ -59,7 +56,8 @@ TEST(MosaicGrid, ContextIsExactlyTheGlobalWindowsTouchingATile) {
     const int window = 16 * (1 + rng() % 14), overlap = static_cast<int>(rng() % window);
     const std::int64_t stride = window - overlap;
     const std::int64_t x0 = static_cast<std::int64_t>(rng() % 20000) - 10000;
-    const auto w = static_cast<std::int64_t>(1 + rng() % 700), h = static_cast<std::int64_t>(1 + rng() % 700);
+    const auto w = static_cast<std::int64_t>(1 + rng() % 700),
+               h = static_cast<std::int64_t>(1 + rng() % 700);
     const PixelBox box{x0, -x0, x0 + w, -x0 + h};
     const PixelBox c = window_context(box, window, overlap);
     // Every window k * stride of the grid that overlaps the box lies inside the context, and the
@@ -106,7 +104,8 @@ TEST(MosaicShard, FromFlagsAndSchedulers) {
   EXPECT_EQ(s.index, 1);
   EXPECT_EQ(s.count, 3);
   s = shard_from_environment(std::nullopt, std::nullopt,
-                             env({{"SLURM_ARRAY_TASK_ID", "5"}, {"SLURM_ARRAY_TASK_MIN", "1"},
+                             env({{"SLURM_ARRAY_TASK_ID", "5"},
+                                  {"SLURM_ARRAY_TASK_MIN", "1"},
                                   {"SLURM_ARRAY_TASK_COUNT", "8"}}));
   EXPECT_EQ(s.index, 4) << "Slurm arrays may start at 1";
   EXPECT_EQ(s.count, 8);
@@ -119,20 +118,18 @@ TEST(MosaicShard, FromFlagsAndSchedulers) {
   EXPECT_EQ(s.index, 9);
   s = shard_from_environment(std::nullopt, std::nullopt, env({}));
   EXPECT_EQ(s.count, 1) << "no scheduler: one shard, every tile";
-  EXPECT_TRUE(contains(error_of<MosaicError>([&] {
-                         shard_from_environment(3, 3, env({}));
-                       }),
+  EXPECT_TRUE(contains(error_of<MosaicError>([&] { shard_from_environment(3, 3, env({})); }),
                        "out of range"));
-  EXPECT_TRUE(contains(error_of<MosaicError>([&] {
-                         shard_from_environment(std::nullopt, std::nullopt,
-                                                env({{"JOB_COMPLETION_INDEX", "0"}}));
-                       }),
-                       "--shards"));
-  EXPECT_TRUE(contains(error_of<MosaicError>([&] {
-                         shard_from_environment(std::nullopt, std::nullopt,
-                                                env({{"SLURM_ARRAY_TASK_ID", "x"}}));
-                       }),
-                       "SLURM_ARRAY_TASK_ID must be a non-negative integer"));
+  EXPECT_TRUE(contains(
+      error_of<MosaicError>([&] {
+        shard_from_environment(std::nullopt, std::nullopt, env({{"JOB_COMPLETION_INDEX", "0"}}));
+      }),
+      "--shards"));
+  EXPECT_TRUE(contains(
+      error_of<MosaicError>([&] {
+        shard_from_environment(std::nullopt, std::nullopt, env({{"SLURM_ARRAY_TASK_ID", "x"}}));
+      }),
+      "SLURM_ARRAY_TASK_ID must be a non-negative integer"));
 }
 
 TEST(MosaicPlanning, TilesOfFootprintsInRuleOrder) {
@@ -219,8 +216,8 @@ TEST(MosaicPlanFile, RoundTripAndRefusals) {
     std::ofstream(dir.file("edited.json")) << j.dump();
     return dir.file("edited.json");
   };
-  EXPECT_TRUE(contains(error_of<MosaicError>([&] { read_plan(rewrite("format", 99)); }),
-                       "format 99"));
+  EXPECT_TRUE(
+      contains(error_of<MosaicError>([&] { read_plan(rewrite("format", 99)); }), "format 99"));
   EXPECT_TRUE(contains(error_of<MosaicError>([&] { read_plan(rewrite("tm_version", "0.0.1")); }),
                        "planned by tm 0.0.1"));
   std::ofstream(dir.file("junk.json")) << "{";
@@ -285,12 +282,10 @@ TEST(MosaicScenes, ItemListsFoldersAndLists) {
   EXPECT_EQ(scenes[1].id, "a") << "folders sorted, rasters only";
   EXPECT_EQ(scenes[2].id, "b");
   EXPECT_EQ(scenes[3].id, "b~2") << "repeated names stay apart";
-  EXPECT_TRUE(contains(error_of<MosaicError>([&] {
-                         read_scene_sources({dir.file("missing.tif")}, "S2L2A");
-                       }),
-                       "scene not found"));
-  EXPECT_TRUE(contains(error_of<MosaicError>([&] {
-                         read_scene_sources({dir.file("sub/a.tif")}, "NOPE");
-                       }),
-                       "not an image modality"));
+  EXPECT_TRUE(contains(
+      error_of<MosaicError>([&] { read_scene_sources({dir.file("missing.tif")}, "S2L2A"); }),
+      "scene not found"));
+  EXPECT_TRUE(
+      contains(error_of<MosaicError>([&] { read_scene_sources({dir.file("sub/a.tif")}, "NOPE"); }),
+               "not an image modality"));
 }

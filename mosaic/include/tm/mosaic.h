@@ -47,9 +47,9 @@ class MosaicError : public std::runtime_error {
 // tile_size squares of that pixel grid (tile (i, j) starts at pixel (i * tile_size, j *
 // tile_size)), so tiles of different plans over one CRS line up and keep their names.
 struct MosaicGrid {
-  std::string crs;       // as given (EPSG:3035, a WKT, a PROJ string)
-  std::string crs_wkt;   // resolved
-  double res_x = 0.0;    // map units per pixel, > 0
+  std::string crs;      // as given (EPSG:3035, a WKT, a PROJ string)
+  std::string crs_wkt;  // resolved
+  double res_x = 0.0;   // map units per pixel, > 0
   double res_y = 0.0;
   int tile_size = 1024;  // output tile side, px
 };
@@ -221,9 +221,9 @@ struct TileOutcome {
 };
 
 struct RunOptions {
-  int threads = 0;                  // engine threads; 0: all cores
+  int threads = 0;                   // engine threads; 0: all cores
   std::size_t gdal_cache_bytes = 0;  // 0: the engine's default
-  std::string worker;               // name in markers; default host:pid
+  std::string worker;                // name in markers; default host:pid
   // Called after each tile, from the calling thread.
   std::function<void(const TileOutcome&, std::size_t done, std::size_t total)> progress;
   // Called with the tiles' window progress, for a progress bar.
@@ -276,9 +276,9 @@ struct MosaicStatus {
 MosaicStatus mosaic_status(const MosaicPlan& plan, const MosaicPaths& paths, int shard_count);
 
 struct AssembleOptions {
-  bool cog = false;                       // also one COG per target
-  bool overviews = true;                  // external overviews (.ovr) of the VRT
-  bool allow_incomplete = false;          // assemble what is done even if tiles are missing
+  bool cog = false;               // also one COG per target
+  bool overviews = true;          // external overviews (.ovr) of the VRT
+  bool allow_incomplete = false;  // assemble what is done even if tiles are missing
 };
 
 // Below this share of the mosaic's extent covered by tiles (scenes far apart), assembly makes no
