@@ -24,6 +24,8 @@ std::string fixed_text(double v, int digits);  // "inf", "-" for NaN
 void write_atomically(const std::string& path, const std::string& text);
 std::string inline_quicklook(const std::string& raster, const std::string& modality,
                              const std::string& png, const std::string& caption);
+// A PNG file inlined as an <img> with a caption.
+std::string inline_png(const std::string& png, const std::string& caption);
 
 // The truth encoded and decoded by a model card's tokenizer of `target` (class maps: the arg-max
 // class; NaN where the truth is NaN): the bound generations through that tokenizer cannot beat.

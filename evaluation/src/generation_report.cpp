@@ -98,12 +98,16 @@ void write_atomically(const std::string& path, const std::string& text) {
   fs::rename(temp, path);
 }
 
-std::string inline_quicklook(const std::string& raster, const std::string& modality,
-                             const std::string& png, const std::string& caption) {
-  write_quicklook(raster, ModalityRegistry::instance().get(modality), png, 256);
+std::string inline_png(const std::string& png, const std::string& caption) {
   return "<figure><img alt=\"" + html_escape(caption) + "\" src=\"data:image/png;base64," +
          base64(read_bytes(png)) + "\"><figcaption>" + html_escape(caption) +
          "</figcaption></figure>";
+}
+
+std::string inline_quicklook(const std::string& raster, const std::string& modality,
+                             const std::string& png, const std::string& caption) {
+  write_quicklook(raster, ModalityRegistry::instance().get(modality), png, 256);
+  return inline_png(png, caption);
 }
 
 namespace {

@@ -148,5 +148,23 @@ rc=0
 [ "$rc" = 1 ] && grep -q "no rasters in class sub-folders" "$scratch/embed_bad.log" &&
   [ ! -e "$scratch/none.json" ] || { fail "tm_embed: no classes (exit $rc)"; cat "$scratch/embed_bad.log"; }
 
+# tm_locate: its help, and the refusals a user meets first (no coordinates decoder, no vocabulary).
+"$apps/tm_locate" --help | grep -q -- "--vocabulary" || fail "tm_locate --help"
+vocab=$shared/data/text_tokenizer/terramind_v1_wordpiece_30k.json
+rc=0
+"$apps/tm_locate" "$data/S2L2A/282D_485L_3_3.tif" --model demo --vocabulary "$vocab" \
+  --out "$scratch/locate" -q >"$scratch/locate.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "has no coordinates decoder" "$scratch/locate.log" &&
+  [ ! -e "$scratch/locate/location.json" ] || { fail "tm_locate: demo (exit $rc)"; cat "$scratch/locate.log"; }
+rc=0
+TM_TEXT_VOCABULARY= "$apps/tm_locate" "$data/S2L2A/282D_485L_3_3.tif" --model "$card" \
+  --out "$scratch/locate" -q >"$scratch/locate2.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "no text vocabulary" "$scratch/locate2.log" ||
+  { fail "tm_locate: no vocabulary (exit $rc)"; cat "$scratch/locate2.log"; }
+rc=0
+"$apps/tm_locate" "$data/S2L2A/282D_485L_3_3.tif" --model "$card" --samples 0 \
+  --out "$scratch/locate" >"$scratch/locate3.log" 2>&1 || rc=$?
+[ "$rc" = 2 ] || { fail "tm_locate: --samples 0 (exit $rc)"; cat "$scratch/locate3.log"; }
+
 [ "$failures" = 0 ] && echo "tm_eval_cli: all checks passed"
 exit $((failures > 0))

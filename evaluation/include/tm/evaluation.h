@@ -11,13 +11,22 @@
 // Multi-band images: the mean over bands. Class maps: pixel accuracy and mean IoU instead.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "tm/pixel_window.h"
 #include "tm/settings.h"  // RuntimeSettings
+
+namespace terramind {
+class TerraMindModel;
+class WordPieceTokenizer;
+}  // namespace terramind
 
 namespace terramind::eval {
 
@@ -239,5 +248,79 @@ FewShotResult prototypical_few_shot(const std::vector<std::vector<float>>& embed
 void write_few_shot_report(const std::vector<FewShotResult>& results,
                            const std::map<std::string, std::string>& meta,
                            const std::string& folder, const std::string& title);
+
+// ---------------------------------------------------------------------------------------------
+// Geolocation (tm_locate): where a model thinks an image was taken, by sampling the coordinates
+// modality many times and counting the draws on TerraMind's own 0.25 degree grid.
+
+struct GeoPoint {
+  double lon = std::numeric_limits<double>::quiet_NaN();
+  double lat = std::numeric_limits<double>::quiet_NaN();
+  bool valid() const {
+    return std::isfinite(lon) && std::isfinite(lat) && std::abs(lat) <= 90 && std::abs(lon) <= 180;
+  }
+};
+
+// Great-circle distance on the mean Earth sphere (6371.0088 km).
+double great_circle_km(const GeoPoint& a, const GeoPoint& b);
+
+// Counts of located draws on the global 0.25 degree grid: 1440 columns from 180 W, 720 rows from
+// 90 N (cell centres at x.125, x.375 ...). Draws that decoded to no coordinate count as samples,
+// not as locations.
+class LocationHeatmap {
+ public:
+  static constexpr double kCell = 0.25;
+  static constexpr int kCols = 1440, kRows = 720;
+  LocationHeatmap();
+  void add(const GeoPoint& draw);
+  std::size_t samples() const { return samples_; }
+  std::size_t located() const { return located_; }
+  // Probability per cell, row-major, summing to 1; std::invalid_argument when nothing located.
+  std::vector<double> probabilities() const;
+  GeoPoint peak() const;  // centre of the most likely cell (the first of equals)
+  double peak_probability() const;
+  // Expected great-circle distance from `truth` under the map.
+  double expected_distance_km(const GeoPoint& truth) const;
+  static GeoPoint cell_centre(int row, int col);
+
+ private:
+  std::vector<std::uint32_t> counts_;
+  std::size_t samples_ = 0, located_ = 0;
+};
+
+struct LocateOptions {
+  std::string model;               // card or official name, with a coordinates decoder
+  std::string vocabulary;          // the v1 WordPiece vocabulary (tokenizer JSON)
+  std::string modality = "S2L2A";  // what the scene is
+  int samples = 128;               // coordinate draws
+  int batch = 16;                  // draws per generate call
+  std::int64_t seed = 0;
+  double temperature = 1.0;
+  double top_p = 0.8;
+};
+
+struct LocateResult {
+  std::string scene;
+  LocationHeatmap map;
+  std::vector<GeoPoint> draws;    // in order; invalid where a draw decoded to no coordinate
+  std::optional<GeoPoint> truth;  // the window's centre when the scene is georeferenced
+  PixelWindow window;             // the part of the scene the model saw
+};
+
+// Samples the coordinates modality `samples` times from the centre window (the card's image
+// size) of `scene`. std::invalid_argument for a model without a coordinates decoder, a scene
+// smaller than the window or of another band count; RasterError for unreadable scenes.
+LocateResult locate_scene(const std::string& scene, const LocateOptions& options,
+                          const std::function<void(int, int)>& progress = {});
+// The same with a model and vocabulary already open (options.model and .vocabulary unused).
+LocateResult locate_scene(const std::string& scene, const TerraMindModel& model,
+                          const WordPieceTokenizer& vocabulary, const LocateOptions& options,
+                          const std::function<void(int, int)>& progress = {});
+
+// Into `folder`, atomically: location.tif (probabilities, Float32, EPSG:4326, 0.25 degree),
+// location.png (the heat map on a latitude/longitude graticule), location.json (peak, its
+// probability, truth, distance, expected distance, draws) and location.html (all of it).
+void write_locate_report(const LocateResult& result, const LocateOptions& options,
+                         const std::string& folder);
 
 }  // namespace terramind::eval
